@@ -1,0 +1,9 @@
+"""Unrolled's engine: an exact, instrumented unroll of RNN, LSTM and GRU in pure PyTorch."""
+
+from .config import Config
+from .init import init_weights
+from .inputs import make_task
+from .trace import Trace
+from .unroll import unroll
+
+__all__ = ["Config", "Trace", "init_weights", "make_task", "unroll"]

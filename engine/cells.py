@@ -1,0 +1,139 @@
+"""RNN / LSTM / GRU step maths in torch.nn's layout: activations, gate splits, the forward pass.
+
+Shapes: T steps, B samples, I inputs, H hidden units, G gate blocks (RNN 1, LSTM 4, GRU 3).
+The forward pass runs torch's own fused kernel for h_t, then recomputes every gate for all steps
+in one batched matmul (no per-step Python work except the LSTM cell scan, which is elementwise).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+GATES = {"rnn": ("a",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+
+# phi, phi' written in terms of (a, h = phi(a)), and gamma = sup |phi'| for the Pascanu bound.
+ACTIVATIONS = {
+    "tanh": (torch.tanh, lambda a, h: 1 - h * h, 1.0),
+    "relu": (torch.relu, lambda a, h: (a > 0).to(a.dtype), 1.0),
+    "sigmoid": (torch.sigmoid, lambda a, h: h * (1 - h), 0.25),
+    "linear": (lambda a: a, lambda a, h: torch.ones_like(a), 1.0),
+}
+FUSED = {"tanh": torch.rnn_tanh, "relu": torch.rnn_relu}  # torch.nn.RNN has only these two
+
+
+def _loop_rnn(x: torch.Tensor, w_ih, w_hh, b_ih, b_hh, phi) -> torch.Tensor:
+    """h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), one step at a time (for sigmoid/linear)."""
+    T, B, _ = x.shape
+    ax = torch.addmm(b_ih + b_hh, x.reshape(T * B, -1), w_ih.T).reshape(T, B, -1)  # (T, B, H)
+    h = x.new_zeros(B, w_hh.shape[1])
+    out = []
+    for t in range(T):
+        h = phi(torch.addmm(ax[t], h, w_hh.T))  # (B, H)
+        out.append(h)
+    return torch.stack(out)  # (T, B, H)
+
+
+def fused_hidden(cell: str, activation: str, x: torch.Tensor, params: list[list[torch.Tensor]],
+                 bidirectional: bool) -> torch.Tensor:
+    """One layer's output (T, B, D*H) from torch's kernels; params[d] = [w_ih, w_hh, b_ih, b_hh]."""
+    D = 2 if bidirectional else 1
+    H = params[0][1].shape[1]
+    flat = [p for direction in params for p in direction]
+    h0 = x.new_zeros(D, x.shape[1], H)
+    if cell == "lstm":
+        return torch.lstm(x, (h0, h0), flat, True, 1, 0.0, False, bidirectional, False)[0]
+    if cell == "gru":
+        return torch.gru(x, h0, flat, True, 1, 0.0, False, bidirectional, False)[0]
+    if activation in FUSED:
+        return FUSED[activation](x, h0, flat, True, 1, 0.0, False, bidirectional, False)[0]
+    phi = ACTIVATIONS[activation][0]
+    outs = [_loop_rnn(x, *params[0], phi)]
+    if bidirectional:
+        outs.append(_loop_rnn(x.flip(0), *params[1], phi).flip(0))
+    return torch.cat(outs, dim=-1)
+
+
+def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
+                w_ih, w_hh, b_ih, b_hh) -> dict[str, torch.Tensor]:
+    """Every gate at every step from inputs x (T, B, I) and states h (T, B, H), in processing order.
+
+    Returns gates by torch's names, plus what the backward pass needs: h_prev, and for the LSTM
+    c, c_prev; for the GRU gh_n = W_hn h_{t-1} + b_hn (the part the reset gate scales).
+    """
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    h_prev = torch.cat([h.new_zeros(1, B, H), h[:-1]])  # (T, B, H): h_{t-1}, h_{-1} = 0
+    gi = torch.addmm(b_ih, x.reshape(T * B, -1), w_ih.T).reshape(T, B, -1)  # (T, B, G*H)
+    gh = torch.addmm(b_hh, h_prev.reshape(T * B, H), w_hh.T).reshape(T, B, -1)  # (T, B, G*H)
+    out = {"h": h, "h_prev": h_prev}
+    if cell == "rnn":
+        a = gi + gh  # (T, B, H): the pre-activation
+        out["a"] = a
+        out["act_deriv"] = ACTIVATIONS[activation][1](a, h)
+    elif cell == "lstm":
+        i, f, g, o = (gi + gh).chunk(4, dim=-1)  # each (T, B, H)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        c = torch.empty_like(h)  # c_t = f_t c_{t-1} + i_t g_t: a linear scan, elementwise
+        ig = i * g
+        c_t = h.new_zeros(B, H)
+        for t in range(T):
+            c_t = torch.addcmul(ig[t], f[t], c_t, out=c[t])
+        out.update(i=i, f=f, g=g, o=o, c=c, c_prev=torch.cat([h.new_zeros(1, B, H), c[:-1]]))
+    else:
+        ir, iz, in_ = gi.chunk(3, dim=-1)  # each (T, B, H)
+        hr, hz, hn = gh.chunk(3, dim=-1)
+        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+        out.update(r=r, z=z, n=torch.tanh(in_ + r * hn), gh_n=hn)
+    return out
+
+
+def forward_layer(cell: str, activation: str, x: torch.Tensor, params: list[list[torch.Tensor]],
+                  bidirectional: bool) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
+    """Run one layer; returns its output (T, B, D*H) and, per direction, every step's values in
+    that direction's processing order (the reverse direction sees time flipped)."""
+    with torch.no_grad():
+        out = fused_hidden(cell, activation, x, params, bidirectional)  # (T, B, D*H)
+        H = params[0][1].shape[1]
+        per_direction = []
+        for d, p in enumerate(params):
+            h = out[..., d * H:(d + 1) * H]
+            xs, hs = (x, h) if d == 0 else (x.flip(0), h.flip(0))
+            per_direction.append(gate_values(cell, activation, xs, hs.contiguous(), *p))
+    return out, per_direction
+
+
+class LoopRNN(nn.Module):
+    """torch.nn.RNN's twin for activations it lacks (sigmoid, linear): same parameter names,
+    a per-step loop differentiable by autograd. forward(x) -> (output, h_n) like nn.RNN."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "sigmoid", bidirectional: bool = False, dtype=None):
+        super().__init__()
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.nonlinearity, self.bidirectional = nonlinearity, bidirectional
+        D = 2 if bidirectional else 1
+        for layer in range(num_layers):
+            cols = input_size if layer == 0 else D * hidden_size
+            for d in range(D):
+                sfx = f"_l{layer}" + ("_reverse" if d else "")
+                self.register_parameter(f"weight_ih{sfx}", nn.Parameter(torch.zeros(hidden_size, cols, dtype=dtype)))
+                self.register_parameter(f"weight_hh{sfx}", nn.Parameter(torch.zeros(hidden_size, hidden_size, dtype=dtype)))
+                self.register_parameter(f"bias_ih{sfx}", nn.Parameter(torch.zeros(hidden_size, dtype=dtype)))
+                self.register_parameter(f"bias_hh{sfx}", nn.Parameter(torch.zeros(hidden_size, dtype=dtype)))
+
+    def forward(self, x: torch.Tensor):
+        phi = ACTIVATIONS[self.nonlinearity][0]
+        D = 2 if self.bidirectional else 1
+        last = []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(D):
+                sfx = f"_l{layer}" + ("_reverse" if d else "")
+                p = [getattr(self, f"{n}{sfx}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                xs = x if d == 0 else x.flip(0)
+                h = _loop_rnn(xs, *p, phi)
+                outs.append(h if d == 0 else h.flip(0))
+                last.append(h[-1])
+            x = torch.cat(outs, dim=-1)
+        return x, torch.stack(last)

@@ -1,0 +1,214 @@
+"""Backpropagation through time, written out: adjoints dL/dh_t, dL/dc_t, the BPTT terms of dL/dW,
+Jacobian norms, the influence matrix, W_hh spectra and decay fits.
+
+Row-vector convention: a gradient is a row, so one step back is `dA_{t+1} @ W_hh`, where dA_t is
+dL/d(pre-activations of step t). Everything runs in a direction's processing order (the reverse
+direction sees time flipped). Shapes: T steps, S the state's leading shape ((B,) or (B, P) with P
+probes), H units, G gate blocks.
+
+Underflow: a vanishing gradient can fall below the smallest float long before the chart's left edge.
+The recursion is linear in the adjoint, so while no new loss is injected we rescale the state by a
+power of two and record the exponent: grad_hidden_log10 stays exact where the values flush to 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_RESCALE = {np.dtype(np.float32): (2.0**-64, 64), np.dtype(np.float64): (2.0**-512, 512)}
+LOG10_2 = math.log10(2.0)
+
+
+def factors(cell: str, vals: dict[str, np.ndarray], probes: bool = False) -> dict[str, np.ndarray]:
+    """Per-step multipliers of the backward pass, from the forward values (processing order).
+
+    With probes=True an axis is inserted after the batch so they broadcast over P probe rows.
+    """
+    f: dict[str, np.ndarray] = {}
+    if cell == "rnn":
+        f["d"] = vals["act_deriv"]  # (T, B, H): phi'(a_t)
+    elif cell == "lstm":
+        i, fg, g, o, c, c_prev = (vals[k] for k in ("i", "f", "g", "o", "c", "c_prev"))
+        tc = np.tanh(c)
+        f["oc"] = o * (1 - tc * tc)  # dh_t -> dc_t through h_t = o tanh(c_t)
+        f["fn"] = np.concatenate([fg[1:], np.zeros_like(fg[:1])])  # f_{t+1}: dc_{t+1} -> dc_t
+        f["K3"] = np.stack([g * i * (1 - i), c_prev * fg * (1 - fg), i * (1 - g * g)], axis=-2)
+        f["Ko"] = tc * o * (1 - o)  # (T, B, H)
+    else:
+        r, z, n, h_prev, gh_n = (vals[k] for k in ("r", "z", "n", "h_prev", "gh_n"))
+        kn = (1 - z) * (1 - n * n)  # dh_t -> d(pre-activation of n)
+        kr = kn * gh_n * r * (1 - r)
+        kz = (h_prev - n) * z * (1 - z)
+        f["zn"] = np.concatenate([z[1:], np.zeros_like(z[:1])])  # z_{t+1}: direct path h_t -> h_{t+1}
+        f["Khh"] = np.stack([kr, kz, kn * r], axis=-2)  # (T, B, 3, H): W_hn h sits inside r * (.)
+        f["Kih"] = np.stack([kr, kz, kn], axis=-2)
+    if probes:
+        f = {k: np.expand_dims(v, 2) for k, v in f.items()}
+    return f
+
+
+def bptt(cell: str, fac: dict[str, np.ndarray], w_hh: np.ndarray, inject, state_shape: tuple,
+         store: bool = True, observe=None) -> dict:
+    """Run the adjoint recursion from the last step to the first.
+
+    inject(t) -> array broadcastable to (*S, H), or None: the direct dL/dh_t (e.g. from the readout).
+    Returns (when store) dh (T, *S, H) total dL/dh_t, dA (T, *S, G*H) on the W_hh side, dc (LSTM),
+    each still scaled by 2**scale[t]; scale (T,) ints. observe(t, dh, k) sees each step's dh.
+    """
+    G_H, H = w_hh.shape
+    T = next(iter(fac.values())).shape[0]
+    dtype = w_hh.dtype
+    lo, step = _RESCALE[np.dtype(dtype)]
+    dh_all = np.empty((T, *state_shape, H), dtype) if store else None
+    dA_all = np.empty((T, *state_shape, G_H), dtype) if store else None
+    dc_all = np.empty((T, *state_shape, H), dtype) if store and cell == "lstm" else None
+    scale = np.zeros(T, dtype=np.int64)
+    nxt = np.zeros((*state_shape, G_H), dtype)  # dA_{t+1}
+    carry = np.zeros((*state_shape, H), dtype)  # LSTM: dc_{t+1}; GRU: dh_{t+1}
+    k = 0
+    for t in range(T - 1, -1, -1):
+        e = inject(t)
+        if e is not None and k:  # a new loss term arrives at true scale: undo ours first
+            nxt *= 2.0**-k
+            carry *= 2.0**-k
+            k = 0
+        dh = nxt @ w_hh  # (*S, H): dL/dh_t through step t+1's gates
+        if e is not None:
+            dh += e
+        a = dA_all[t] if store else np.empty((*state_shape, G_H), dtype)
+        if cell == "rnn":
+            np.multiply(dh, fac["d"][t], out=a)
+        elif cell == "lstm":
+            carry = dh * fac["oc"][t] + carry * fac["fn"][t]  # dc_t
+            a4 = a.reshape(*state_shape, 4, H)
+            np.multiply(carry[..., None, :], fac["K3"][t], out=a4[..., :3, :])
+            np.multiply(dh, fac["Ko"][t], out=a4[..., 3, :])
+            if store:
+                dc_all[t] = carry
+        else:
+            dh += carry * fac["zn"][t]  # h_{t+1} = ... + z_{t+1} h_t
+            np.multiply(dh[..., None, :], fac["Khh"][t], out=a.reshape(*state_shape, 3, H))
+            carry = dh
+        nxt = a
+        if store:
+            dh_all[t] = dh
+        scale[t] = k
+        if observe is not None:
+            observe(t, dh, k)
+        if t % 4 == 0:
+            m = max(float(np.abs(nxt).max(initial=0.0)), float(np.abs(carry).max(initial=0.0)))
+            if 0.0 < m < lo:  # still representable, about to underflow: rescale exactly
+                nxt = nxt * 2.0**step
+                carry = carry * 2.0**step
+                k += step
+    return {"dh": dh_all, "dA": dA_all, "dc": dc_all, "scale": scale}
+
+
+def unscale(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """True values of a stored, per-step scaled array (tiny ones flush to 0 as they must)."""
+    if not scale.any():
+        return x
+    with np.errstate(under="ignore"):
+        return x * np.exp2(-scale.astype(x.dtype)).reshape(-1, *([1] * (x.ndim - 1)))
+
+
+def log10_norm(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """log10 of the norm over the last axis of a scaled array: exact even where values underflow."""
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        n = np.log10(np.linalg.norm(x.astype(np.float64), axis=-1))
+    return n - LOG10_2 * scale.reshape(-1, *([1] * (n.ndim - 1)))
+
+
+def term_norms(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """Frobenius norm per step of sum_b a[t,b] b[t,b]^T (or of sum_b a[t,b] when b is None)."""
+    if b is None:
+        return np.linalg.norm(a.sum(axis=1), axis=-1)
+    if a.shape[1] == 1:  # one sample: the outer product's norm is a product of norms
+        return np.linalg.norm(a[:, 0], axis=-1) * np.linalg.norm(b[:, 0], axis=-1)
+    ga = np.einsum("tbi,tci->tbc", a, a)  # (T, B, B): Gram matrices keep this O(T B^2 (G H + I))
+    gb = np.einsum("tbi,tci->tbc", b, b)
+    return np.sqrt(np.maximum((ga * gb).sum(axis=(1, 2)), 0.0))
+
+
+def jacobian_norm(cell: str, vals: dict[str, np.ndarray], w_hh: np.ndarray) -> np.ndarray:
+    """Spectral norm of dh_end/dh_t for every t (sample 0, processing order), exactly.
+
+    All H unit vectors at the end are propagated back at once: the rows then hold M_t = dh_end/dh_t
+    (for an LSTM, with c_t held fixed: the hidden path). Its top singular value is tracked by a
+    power iteration warm-started from the previous step, where the end-side vector barely moves.
+    """
+    H = w_hh.shape[1]
+    fac = factors(cell, {k: v[:, :1] for k, v in vals.items()}, probes=True)  # sample 0
+    T = next(iter(fac.values())).shape[0]
+    out = np.empty(T)
+    eye = np.eye(H, dtype=w_hh.dtype)[None]  # (1, H, H): probe p = unit vector e_p at the end
+    u = np.full(H, 1.0 / math.sqrt(H))
+
+    def observe(t, dh, k):
+        nonlocal u
+        m = dh[0].astype(np.float64)  # (H, H): row p = e_p^T dh_end/dh_t
+        s = 0.0
+        for _ in range(3):  # u <- M M^T u, normalised: converges to the top left singular vector
+            v = u @ m
+            s = float(np.linalg.norm(v))
+            w = m @ v
+            nw = float(np.linalg.norm(w))
+            if not (nw > 0 and math.isfinite(nw)):
+                break
+            u = w / nw
+        out[t] = math.log10(s) - LOG10_2 * k if s > 0 else -math.inf
+
+    with np.errstate(all="ignore"):
+        bptt(cell, fac, w_hh, lambda t: eye if t == T - 1 else None, (1, H), store=False,
+             observe=observe)
+    return 10.0**out  # may underflow to 0 in the far past: the log10 is exact before that
+
+
+def spectrum(cell: str, activation: str, w_hh: np.ndarray) -> dict:
+    """Singular values and eigenvalues of W_hh, spectral radius, and the Pascanu et al. verdict."""
+    from .cells import ACTIVATIONS, GATES
+
+    w = w_hh.astype(np.float64)
+    H = w.shape[1]
+    sv = np.linalg.svd(w, compute_uv=False)
+    blocks = {name: np.linalg.eigvals(w[i * H:(i + 1) * H]) for i, name in enumerate(GATES[cell])}
+    radius = max(float(np.abs(ev).max()) for ev in blocks.values())
+    s = float(sv[0])
+    out = {"singular_values": sv, "eigenvalues": blocks[GATES[cell][0]] if cell == "rnn" else None,
+           "block_eigenvalues": blocks, "spectral_radius": radius, "max_singular": s}
+    if cell == "rnn":
+        gamma = ACTIVATIONS[activation][2]
+        bound = 1.0 / gamma
+        if s < bound:
+            regime = "vanishing"
+            verdict = f"largest singular value {s:.3g} < 1/gamma = {bound:.3g}: gradients must vanish"
+        else:
+            regime = "may explode"
+            verdict = (f"largest singular value {s:.3g} >= 1/gamma = {bound:.3g}: gradients can "
+                       "explode (necessary, not sufficient)")
+    else:
+        gamma = bound = None
+        regime = "gated"
+        keeper = "forget gate f" if cell == "lstm" else "update gate z"
+        verdict = f"gated cell: the Pascanu bound does not apply; the {keeper} sets how long gradients live"
+    out.update(gamma=gamma, bound=bound, regime=regime, verdict=verdict)
+    return out
+
+
+def decay_fit(log10_norms: np.ndarray) -> dict:
+    """Least-squares fit of log10 |dL/dh_t| against distance from the end (processing order)."""
+    T = log10_norms.shape[0]
+    dist = np.arange(T - 1, -1, -1, dtype=np.float64)
+    ok = np.isfinite(log10_norms)
+    if ok.sum() < 3 or np.ptp(dist[ok]) == 0:
+        return {"slope_log10": math.nan, "rate": math.nan, "half_life": math.nan, "r2": math.nan}
+    x, y = dist[ok], log10_norms[ok]
+    slope, intercept = np.polyfit(x, y, 1)
+    resid = y - (slope * x + intercept)
+    ss = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float((resid**2).sum()) / ss if ss > 0 else 1.0
+    half_life = math.log10(0.5) / slope if slope < 0 else math.inf  # steps to halve
+    return {"slope_log10": float(slope), "rate": 10.0 ** float(slope), "half_life": half_life,
+            "intercept_log10": float(intercept), "r2": r2}

@@ -1,0 +1,119 @@
+"""Trace: everything one unroll computed, as numpy arrays, plus tidy and torch views of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .config import Config
+from .flags import any_flag
+
+PER_STEP = ("hidden", "cell", "act_deriv", "grad_hidden", "grad_cell")  # (L*D, T, B, H)
+MODEL_LEVEL = ("inputs", "targets", "outputs", "grad_input")  # (T, B, .)
+
+
+@dataclass
+class Trace:
+    """One unrolled run. Per-step arrays are (L*D, T, B, .), indexed layer * D + direction like
+    torch's h_n, in natural time order (the reverse direction's step t sits at position t)."""
+
+    config: Config
+    weights: dict[str, np.ndarray]  # torch.nn names, plus readout.weight / readout.bias
+    inputs: np.ndarray  # (T, B, I) x_t
+    targets: np.ndarray  # (T, B, O) y_t
+    outputs: np.ndarray  # (T, B, O) y_hat_t = V h_t + b
+    loss: float  # L: L_T ("last") or sum_t L_t ("sum"), L_t = mean_b |y_hat_t - y_t|^2
+    step_loss: np.ndarray  # (T,) L_t for every t, whichever loss mode
+    hidden: np.ndarray  # (L*D, T, B, H) h_t
+    cell: np.ndarray | None  # (L*D, T, B, H) c_t, LSTM only
+    gates: dict[str, np.ndarray]  # name -> (L*D, T, B, H): i f g o / r z n; RNN "a" = pre-activation
+    act_deriv: np.ndarray | None  # (L*D, T, B, H) phi'(a_t), RNN only: the per-step gradient factor
+    grad_hidden: np.ndarray  # (L*D, T, B, H) delta_t = dL/dh_t, total through all later steps
+    grad_hidden_log10: np.ndarray  # (L*D, T, B) log10 |delta_t|, exact even where delta_t underflows
+    grad_cell: np.ndarray | None  # (L*D, T, B, H) dL/dc_t, LSTM only
+    grad_input: np.ndarray  # (T, B, I) dL/dx_t: which inputs the loss depends on
+    weight_grad: dict[str, np.ndarray]  # name -> dL/dW, equal to autograd's .grad
+    weight_grad_terms: dict[str, np.ndarray]  # name -> (T,) norm of the step-t term of the BPTT sum
+    jacobian_norm: np.ndarray | None  # (L*D, T) spectral norm of dh_end/dh_t, sample 0
+    influence: np.ndarray | None  # (K, T) |dL_s/dh_k| for s = influence_steps, top layer, sample 0
+    influence_steps: np.ndarray | None  # (K,) the target steps s of the influence rows
+    spectrum: list[dict]  # per layer-direction: singular values, eigenvalues, radius, bound, verdict
+    decay: list[dict]  # per layer-direction: fitted rate per step, half-life in steps, r2
+    flags: dict[str, dict]  # quantity -> {"nan"|"inf"|"overflow"|"underflow": first step or None}
+    notes: list[str] = field(default_factory=list)  # honest remarks: subsampling, skipped views
+    adjoints: dict = field(default_factory=dict, repr=False)  # per-step dA, inputs: BPTT terms
+
+    @property
+    def any_flag(self) -> bool:
+        """True when some quantity has NaN, Inf, overflow or underflow."""
+        return any_flag(self.flags)
+
+    @property
+    def influence_subsampled(self) -> bool:
+        """True when the influence matrix has fewer rows than steps."""
+        return self.influence_steps is not None and len(self.influence_steps) < self.inputs.shape[0]
+
+    def layer_index(self, layer: int, direction: int = 0) -> int:
+        """Row of the per-step arrays for (layer, direction)."""
+        return layer * self.config.num_directions + direction
+
+    def array(self, name: str) -> np.ndarray | None:
+        """A quantity by name; gates as 'gates.i' (or just 'i')."""
+        gate = name.split(".", 1)[1] if name.startswith("gates.") else name
+        if gate in self.gates:
+            return self.gates[gate]
+        if name in PER_STEP or name in MODEL_LEVEL:
+            return getattr(self, name)
+        raise ValueError(f"Trace.frame: unknown quantity {name!r}; known: "
+                         f"{list(PER_STEP + MODEL_LEVEL) + ['gates.' + g for g in self.gates]}")
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """Tidy table (layer, direction, t, sample, unit, value) of one quantity."""
+        x = self.array(name)
+        if x is None:
+            raise ValueError(f"Trace.frame: {name!r} does not exist for cell {self.config.cell!r}")
+        D = self.config.num_directions
+        if x.ndim == 3:  # model level: no layer or direction
+            x = x[None]
+            layer = pd.array([pd.NA] * x.size, dtype="Int64")
+            direction = layer
+        else:
+            idx = np.indices(x.shape)[0].reshape(-1)
+            layer = pd.array(idx // D, dtype="Int64")
+            direction = pd.array(idx % D, dtype="Int64")
+        _, T, B, U = x.shape
+        grid = np.indices(x.shape)
+        return pd.DataFrame({
+            "layer": layer, "direction": direction,
+            "t": grid[1].reshape(-1), "sample": grid[2].reshape(-1), "unit": grid[3].reshape(-1),
+            "value": x.reshape(-1),
+        })
+
+    def to_torch(self) -> dict:
+        """Equivalent torch.nn modules with these weights: rnn (RNN/LSTM/GRU, or LoopRNN for
+        sigmoid/linear), readout (Linear), and the inputs and targets as tensors."""
+        from .cells import FUSED, LoopRNN
+
+        c = self.config
+        dtype = getattr(torch, c.dtype)
+        I = self.inputs.shape[-1]
+        kw = dict(num_layers=c.num_layers, bidirectional=c.bidirectional, dtype=dtype)
+        if c.cell == "lstm":
+            rnn = torch.nn.LSTM(I, c.hidden_size, **kw)
+        elif c.cell == "gru":
+            rnn = torch.nn.GRU(I, c.hidden_size, **kw)
+        elif c.activation in FUSED:
+            rnn = torch.nn.RNN(I, c.hidden_size, nonlinearity=c.activation, **kw)
+        else:
+            rnn = LoopRNN(I, c.hidden_size, nonlinearity=c.activation, **kw)
+        rnn.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.weights.items()
+                             if not k.startswith("readout.")})
+        V = self.weights["readout.weight"]
+        readout = torch.nn.Linear(V.shape[1], V.shape[0], dtype=dtype)
+        readout.load_state_dict({"weight": torch.from_numpy(V.copy()),
+                                 "bias": torch.from_numpy(self.weights["readout.bias"].copy())})
+        return {"rnn": rnn, "readout": readout, "inputs": torch.from_numpy(self.inputs.copy()),
+                "targets": torch.from_numpy(self.targets.copy())}

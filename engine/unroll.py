@@ -1,0 +1,232 @@
+"""unroll(config) -> Trace: run the model over a sequence and compute every BPTT quantity.
+
+Forward: torch's fused kernels for h_t (no autograd), then all gates in one batched matmul.
+Backward: the adjoint recursion of gradients.py, layer by layer from the top, each direction in its
+own processing order; weight gradients are batched matmuls over the per-step adjoints.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import flags as flagmod
+from . import gradients as gr
+from .cells import GATES, forward_layer
+from .config import Config
+from .init import init_weights, param_names
+from .inputs import make_task
+from .trace import Trace
+
+# The influence matrix costs about K * T * G * H^2 multiply-adds for K target rows: above this
+# budget (about a second on a 2-core laptop) its rows are an evenly spaced, labelled subsample.
+INFLUENCE_BUDGET = 1.5e9
+# jacobian_norm propagates H probes: about T * G * H^3 multiply-adds per layer-direction.
+JACOBIAN_BUDGET = 2.0e10
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; 'cuda' without CUDA is a ValueError."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("Config.device: 'cuda' requested but CUDA is not available here")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _as_tensor(name: str, value, dtype: torch.dtype) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
+    if t.ndim != 3:
+        raise ValueError(f"unroll: expected {name} of shape (T, B, features), got {tuple(t.shape)}")
+    return t.detach().to("cpu", dtype)
+
+
+def _check_weights(weights: dict, expected: dict[str, torch.Tensor], dtype) -> dict:
+    missing = sorted(set(expected) - set(weights))
+    if missing:
+        raise ValueError(f"unroll: weights missing {missing}")
+    out = {}
+    for name, ref in expected.items():
+        w = torch.as_tensor(np.asarray(weights[name]) if not isinstance(weights[name], torch.Tensor)
+                            else weights[name]).detach().to("cpu", dtype)
+        if tuple(w.shape) != tuple(ref.shape):
+            raise ValueError(f"unroll: weight {name} has shape {tuple(w.shape)}, expected {tuple(ref.shape)}")
+        out[name] = w
+    return out
+
+
+def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=None,
+           jacobian: bool = True, influence: bool = True) -> Trace:
+    """Unroll the configured model over inputs (T, B, I) and compute the whole Trace.
+
+    inputs/targets default to the config's task (series: data for task 'series'); weights default
+    to the config's initialization (a dict with torch.nn names). Numerical blow-up never raises:
+    it is reported in trace.flags.
+    """
+    dtype = getattr(torch, config.dtype)
+    device = resolve_device(config.device)
+    if inputs is None:
+        x, y = make_task(config, series=series)
+        y = y if targets is None else _as_tensor("targets", targets, dtype)
+    else:
+        x = _as_tensor("inputs", inputs, dtype)
+        y = torch.zeros(*x.shape[:2], 1, dtype=dtype) if targets is None else _as_tensor("targets", targets, dtype)
+    if x.shape[:2] != y.shape[:2] or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"unroll: inputs {tuple(x.shape)} and targets {tuple(y.shape)} must share non-empty (T, B)")
+    T, B, I = x.shape
+    O = y.shape[-1]
+    fresh = init_weights(config, I, O)
+    w = fresh if weights is None else _check_weights(weights, fresh, dtype)
+
+    cell, L, D, H = config.cell, config.num_layers, config.num_directions, config.hidden_size
+    # ---- forward: torch's kernels for h, then every gate batched ----
+    layer_in = []  # per layer: its input (T, B, I_l), natural order, numpy
+    vals = []  # per layer-direction: dict of (T, B, .) numpy arrays in processing order
+    h = x.to(device)
+    with torch.no_grad():
+        for layer in range(L):
+            params = [[w[n].to(device) for n in param_names(layer, d)] for d in range(D)]
+            layer_in.append(h.cpu().numpy())
+            h, per_dir = forward_layer(cell, config.activation, h, params, config.bidirectional)
+            vals += [{k: v.cpu().numpy() for k, v in pd.items()} for pd in per_dir]
+        top = h.cpu()  # (T, B, D*H)
+        y_hat = torch.addmm(w["readout.bias"], top.reshape(T * B, -1), w["readout.weight"].T)
+    wn = {k: v.numpy() for k, v in w.items()}
+    top, y_hat, xn, yn = top.numpy(), y_hat.reshape(T, B, O).numpy(), x.numpy(), y.numpy()
+
+    with np.errstate(all="ignore"):  # an exploding run must come back flagged, not raise
+        err = y_hat - yn  # (T, B, O)
+        step_loss = (err**2).sum(axis=(1, 2)) / B  # (T,) L_t
+        mask = np.zeros(T, dtype=xn.dtype)
+        mask[-1 if config.loss == "last" else slice(None)] = 1.0
+        loss = float((step_loss * mask).sum())
+        d_step = 2.0 * err / B  # (T, B, O): dL_t/dy_hat_t
+        d_y = d_step * mask[:, None, None]  # dL/dy_hat_t
+        V = wn["readout.weight"]  # (O, D*H)
+        weight_grad = {"readout.weight": d_y.reshape(T * B, O).T @ top.reshape(T * B, -1),
+                       "readout.bias": d_y.sum(axis=(0, 1))}
+        terms = {"readout.weight": gr.term_norms(d_y, top), "readout.bias": gr.term_norms(d_y, None)}
+
+        # ---- backward: top layer first; each layer hands dL/d(its input) to the one below ----
+        inject = d_y @ V  # (T, B, D*H): direct dL/dh_t of the top layer
+        out = {k: [None] * (L * D) for k in ("dh", "dc", "log10", "dA_ih", "dA_hh")}
+        for layer in reversed(range(L)):
+            d_in = np.zeros_like(layer_in[layer])
+            for d in range(D):
+                ld = layer * D + d
+                n_ih, n_hh, n_bih, n_bhh = param_names(layer, d)
+                flip = (lambda a: a[::-1]) if d else (lambda a: a)
+                e = np.ascontiguousarray(flip(inject[..., d * H:(d + 1) * H]))  # (T, B, H)
+                live = (e != 0).any(axis=(1, 2))
+                fac = gr.factors(cell, vals[ld])
+                res = gr.bptt(cell, fac, wn[n_hh], lambda t: e[t] if live[t] else None, (B,))
+                dh, dA_hh = gr.unscale(res["dh"], res["scale"]), gr.unscale(res["dA"], res["scale"])
+                dA_ih = dA_hh if cell != "gru" else (dh[..., None, :] * fac["Kih"]).reshape(T, B, -1)
+                x_l = np.ascontiguousarray(flip(layer_in[layer]))  # (T, B, I_l) processing order
+                h_prev = vals[ld]["h_prev"]
+                weight_grad[n_ih] = dA_ih.reshape(T * B, -1).T @ x_l.reshape(T * B, -1)
+                weight_grad[n_hh] = dA_hh.reshape(T * B, -1).T @ h_prev.reshape(T * B, -1)
+                weight_grad[n_bih] = dA_ih.sum(axis=(0, 1))
+                weight_grad[n_bhh] = dA_hh.sum(axis=(0, 1))
+                terms[n_ih] = flip(gr.term_norms(dA_ih, x_l))
+                terms[n_hh] = flip(gr.term_norms(dA_hh, h_prev))
+                terms[n_bih] = flip(gr.term_norms(dA_ih, None))
+                terms[n_bhh] = flip(gr.term_norms(dA_hh, None))
+                d_in += flip(dA_ih @ wn[n_ih])
+                out["dh"][ld] = flip(dh)
+                out["log10"][ld] = flip(gr.log10_norm(res["dh"], res["scale"]))
+                out["dA_ih"][ld], out["dA_hh"][ld] = flip(dA_ih), flip(dA_hh)
+                if cell == "lstm":
+                    out["dc"][ld] = flip(gr.unscale(res["dc"], res["scale"]))
+            inject = d_in
+        grad_input = inject
+
+    def stack(key: str, per: list | None = None) -> np.ndarray:
+        """(L*D, T, B, .) in natural time order from per layer-direction arrays."""
+        per = per if per is not None else [v[key] for v in vals]
+        return np.stack([p if i % D == 0 else p[::-1] for i, p in enumerate(per)])
+
+    hidden = stack("h")
+    gates = {g: stack(g) for g in GATES[cell]}
+    notes: list[str] = []
+
+    jac = None
+    if jacobian:
+        cost = T * config.gate_count * H**3 * L * D
+        if cost <= JACOBIAN_BUDGET:
+            with np.errstate(all="ignore"):
+                jac = np.stack([
+                    (lambda j, i: j if i % D == 0 else j[::-1])(
+                        gr.jacobian_norm(cell, vals[i], wn[param_names(i // D, i % D)[1]]), i)
+                    for i in range(L * D)])
+        else:
+            notes.append(f"jacobian_norm skipped: T*G*H^3 = {cost:.2g} multiply-adds is above the "
+                         f"budget of {JACOBIAN_BUDGET:.2g}; lower T or H to see it")
+
+    infl = infl_steps = None
+    if influence:
+        per_row = max(T * config.gate_count * H * H * D, 1)
+        K = int(min(T, max(2, INFLUENCE_BUDGET // per_row)))
+        infl_steps = np.unique(np.linspace(0, T - 1, K).round().astype(np.int64))
+        with np.errstate(all="ignore"):
+            infl = _influence(cell, vals[(L - 1) * D:], wn, L - 1, d_step[:, :1] @ V, infl_steps, H)
+        if len(infl_steps) < T:
+            notes.append(f"influence: {len(infl_steps)} of {T} target steps (evenly spaced) to stay "
+                         "within the compute budget")
+
+    grad_hidden = np.stack(out["dh"])
+    log10 = np.stack(out["log10"])
+    grad_cell = np.stack(out["dc"]) if cell == "lstm" else None
+    cell_state = stack("c") if cell == "lstm" else None
+    act_deriv = stack("act_deriv") if cell == "rnn" else None
+    decay = [gr.decay_fit(log10[i, :, 0] if i % D == 0 else log10[i, ::-1, 0]) for i in range(L * D)]
+    spectrum = [gr.spectrum(cell, config.activation, wn[param_names(i // D, i % D)[1]])
+                for i in range(L * D)]
+
+    fl = {"hidden": flagmod.scan(hidden, 1), "outputs": flagmod.scan(y_hat, 0),
+          "loss": flagmod.scan(step_loss[:, None], 0),
+          "grad_hidden": flagmod.scan(grad_hidden, 1, log10), "grad_input": flagmod.scan(grad_input, 0)}
+    fl.update({f"gates.{g}": flagmod.scan(a, 1) for g, a in gates.items()})
+    if cell == "lstm":
+        fl["cell"] = flagmod.scan(cell_state, 1)
+        fl["grad_cell"] = flagmod.scan(grad_cell, 1)
+    fl["weight_grad"] = flagmod.scan(np.stack(list(terms.values()), axis=1), 0)
+
+    return Trace(
+        config=config, weights=wn, inputs=xn, targets=yn, outputs=y_hat, loss=loss,
+        step_loss=step_loss, hidden=hidden, cell=cell_state, gates=gates, act_deriv=act_deriv,
+        grad_hidden=grad_hidden, grad_hidden_log10=log10, grad_cell=grad_cell, grad_input=grad_input,
+        weight_grad=weight_grad, weight_grad_terms=terms, jacobian_norm=jac, influence=infl,
+        influence_steps=infl_steps, spectrum=spectrum, decay=decay, flags=fl, notes=notes,
+        adjoints={"dA_ih": out["dA_ih"], "dA_hh": out["dA_hh"], "layer_in": layer_in,
+                  "h_prev": [stack(None, [v["h_prev"]])[0] for v in vals], "d_y": d_y, "top": top},
+    )
+
+
+def _influence(cell, top_vals, wn, layer, e0, steps, H) -> np.ndarray:
+    """|dL_s/dh_k| over the top layer's units (directions together), sample 0, for s in steps.
+
+    One probe row per target step s, all propagated together: probe j gets dL_s/dh_s injected at s.
+    """
+    T = e0.shape[0]
+    K = len(steps)
+    sq = np.zeros((K, T))
+    for d, v in enumerate(top_vals):
+        fac = gr.factors(cell, {k: a[:, :1] for k, a in v.items()}, probes=True)
+        e = e0[:, 0, d * H:(d + 1) * H]  # (T, H) direct dL_t/dh_t, natural order
+        proc = steps if d == 0 else T - 1 - steps  # processing-order step of each target
+
+        def inject(t, e=e, proc=proc, d=d):
+            rows = np.flatnonzero(proc == t)
+            if rows.size == 0:
+                return None
+            E = np.zeros((1, K, H), dtype=e.dtype)
+            E[0, rows] = e[t if d == 0 else T - 1 - t]
+            return E
+
+        def observe(t, dh, k, d=d):
+            n2 = (dh[0].astype(np.float64) ** 2).sum(axis=-1) * 4.0**-k  # (K,)
+            sq[:, t if d == 0 else T - 1 - t] += n2
+
+        gr.bptt(cell, fac, wn[param_names(layer, d)[1]], inject, (1, K), store=False, observe=observe)
+    return np.sqrt(sq)
