@@ -7,6 +7,7 @@ in one batched matmul (no per-step Python work except the LSTM cell scan, which 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -54,6 +55,18 @@ def fused_hidden(cell: str, activation: str, x: torch.Tensor, params: list[list[
     return torch.cat(outs, dim=-1)
 
 
+def _cell_scan(f: np.ndarray, ig: np.ndarray) -> np.ndarray:
+    """c_t = f_t c_{t-1} + i_t g_t with c_{-1} = 0: a linear scan, elementwise (numpy: lowest
+    per-step overhead)."""
+    c = np.empty_like(ig)  # (T, B, H)
+    c_t = np.zeros_like(ig[0])
+    for t in range(ig.shape[0]):
+        np.multiply(f[t], c_t, out=c[t])
+        c[t] += ig[t]
+        c_t = c[t]
+    return c
+
+
 def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
                 w_ih, w_hh, b_ih, b_hh) -> dict[str, torch.Tensor]:
     """Every gate at every step from inputs x (T, B, I) and states h (T, B, H), in processing order.
@@ -74,11 +87,8 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
     elif cell == "lstm":
         i, f, g, o = (gi + gh).chunk(4, dim=-1)  # each (T, B, H)
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-        c = torch.empty_like(h)  # c_t = f_t c_{t-1} + i_t g_t: a linear scan, elementwise
-        ig = i * g
-        c_t = h.new_zeros(B, H)
-        for t in range(T):
-            c_t = torch.addcmul(ig[t], f[t], c_t, out=c[t])
+        c = _cell_scan(f.cpu().numpy(), (i * g).cpu().numpy())
+        c = torch.from_numpy(c).to(h.device)
         out.update(i=i, f=f, g=g, o=o, c=c, c_prev=torch.cat([h.new_zeros(1, B, H), c[:-1]]))
     else:
         ir, iz, in_ = gi.chunk(3, dim=-1)  # each (T, B, H)

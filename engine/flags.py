@@ -22,12 +22,14 @@ def scan(x: np.ndarray, time_axis: int, log10_norm: np.ndarray | None = None) ->
     axes = tuple(a for a in range(x.ndim) if a != time_axis)
     ax = np.abs(x)
     with np.errstate(invalid="ignore"):
-        out = {
-            "nan": _first(np.isnan(x).any(axis=axes)),
-            "inf": _first(np.isinf(x).any(axis=axes)),
-            "overflow": _first((ax > np.sqrt(fi.max)).any(axis=axes)),
-        }
-        under = ((ax > 0) & (ax < fi.tiny)).any(axis=axes)
+        peak = ax.max(axis=axes)  # one pass: NaN and Inf propagate into the per-step maximum
+        out = {"nan": None, "inf": None, "overflow": _first(peak > np.sqrt(fi.max))}
+        if not np.isfinite(peak).all():  # rare: tell NaN from Inf exactly
+            out["nan"] = _first(np.isnan(x).any(axis=axes))
+            out["inf"] = _first(np.isinf(x).any(axis=axes))
+        sub = ax < fi.tiny
+        sub &= ax > 0
+        under = sub.any(axis=axes)
         if log10_norm is not None:  # (..., T, ...) with the same time axis, norm over units
             lost = np.isfinite(log10_norm) & (np.linalg.norm(x, axis=-1) == 0)
             lax = tuple(a for a in range(lost.ndim) if a != time_axis)

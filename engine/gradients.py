@@ -212,3 +212,23 @@ def decay_fit(log10_norms: np.ndarray) -> dict:
     half_life = math.log10(0.5) / slope if slope < 0 else math.inf  # steps to halve
     return {"slope_log10": float(slope), "rate": 10.0 ** float(slope), "half_life": half_life,
             "intercept_log10": float(intercept), "r2": r2}
+
+
+def weight_grad_term_tensors(trace, name: str) -> np.ndarray:
+    """(T, *shape) the per-step terms of the BPTT sum dL/dW = sum_t term_t, natural time order.
+
+    Memory is T times the weight's size: meant for small models (tests, notebooks).
+    """
+    adj = trace.adjoints
+    if name.startswith("readout."):
+        a, b = adj["d_y"], (adj["top"] if name == "readout.weight" else None)
+    else:
+        kind, rest = name.split("_", 1)[0], name.split("_", 2)[2]  # weight|bias, l{k}[_reverse]
+        side = name.split("_", 2)[1]  # ih | hh
+        layer = int(rest.split("_")[0][1:])
+        ld = layer * trace.config.num_directions + (1 if rest.endswith("reverse") else 0)
+        a = adj["dA_ih" if side == "ih" else "dA_hh"][ld]
+        b = None if kind == "bias" else (adj["layer_in"][layer] if side == "ih" else adj["h_prev"][ld])
+    if b is None:
+        return a.sum(axis=1)  # (T, G*H)
+    return np.einsum("tbi,tbj->tij", a, b)  # (T, G*H, I)

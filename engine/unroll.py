@@ -199,7 +199,7 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
         weight_grad=weight_grad, weight_grad_terms=terms, jacobian_norm=jac, influence=infl,
         influence_steps=infl_steps, spectrum=spectrum, decay=decay, flags=fl, notes=notes,
         adjoints={"dA_ih": out["dA_ih"], "dA_hh": out["dA_hh"], "layer_in": layer_in,
-                  "h_prev": [stack(None, [v["h_prev"]])[0] for v in vals], "d_y": d_y, "top": top},
+                  "h_prev": [v["h_prev"] if i % D == 0 else v["h_prev"][::-1] for i, v in enumerate(vals)], "d_y": d_y, "top": top},
     )
 
 

@@ -1,0 +1,123 @@
+"""Engine speed: unroll's trace vs torch.nn forward + backward, measured interleaved in one run.
+
+python3 dev.py bench            # full grid (several minutes)
+python3 dev.py bench --quick    # T in {200, 1000}, H in {32, 128}
+
+Prints, per (cell, T, H): median seconds of the trace (everything except influence and
+jacobian_norm) and of torch.nn's forward + backward, and their ratio; then jacobian_norm's ratio,
+the influence matrix's time at T=1000, H=128, and peak memory of one unroll at T=5000, H=512.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from engine import Config, unroll  # noqa: E402
+
+CASES = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
+REQUIRED = {"rnn": lambda H: 1.0, "gru": lambda H: 1.0, "lstm": lambda H: 1.5 if H >= 128 else 2.0}
+
+
+def torch_fwd_bwd(trace) -> float:
+    """One torch.nn forward + backward of the same model and loss (sum of squared errors)."""
+    m = trace.to_torch()
+    rnn, readout, x, y = m["rnn"], m["readout"], m["inputs"], m["targets"]
+    t0 = time.perf_counter()
+    out, _ = rnn(x)
+    loss = ((readout(out) - y) ** 2).sum() / x.shape[1]
+    loss.backward()
+    return time.perf_counter() - t0
+
+
+def ours(config, **kw) -> float:
+    t0 = time.perf_counter()
+    unroll(config, **kw)
+    return time.perf_counter() - t0
+
+
+def median_pair(config, reps: int, **kw) -> tuple[float, float]:
+    trace = unroll(config, jacobian=False, influence=False)  # warm-up, and the weights for torch
+    torch_fwd_bwd(trace)
+    a, b = [], []
+    for _ in range(reps):  # interleaved so machine noise hits both alike
+        a.append(ours(config, **kw))
+        b.append(torch_fwd_bwd(trace))
+    return statistics.median(a), statistics.median(b)
+
+
+def peak_memory(T: int, H: int) -> None:
+    """Child process: one unroll, print peak RSS above the baseline after imports (MiB)."""
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    unroll(Config(cell="lstm", seq_len=T, hidden_size=H, dtype="float32", loss="sum"),
+           jacobian=False, influence=False)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"{(peak - base) / 1024:.0f} {peak / 1024:.0f}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small grid only")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--memory-child", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.memory_child:
+        peak_memory(*args.memory_child)
+        return
+    Ts = (200, 1000) if args.quick else (200, 1000, 5000)
+    Hs = (32, 128) if args.quick else (32, 128, 512)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, batch 1, "
+          "input 8, loss sum")
+    print(f"{'cell':<10}{'T':>6}{'H':>6}{'trace s':>10}{'torch s':>10}{'ratio':>8}{'req':>6}")
+    worst = []
+    for cell, act in CASES:
+        for T in Ts:
+            for H in Hs:
+                cfg = Config(cell=cell, activation=act, seq_len=T, hidden_size=H, input_size=8,
+                             dtype="float32", loss="sum", task="noise")
+                reps = 7 if T * H <= 200 * 128 else 5 if T * H <= 1000 * 128 else 3
+                a, b = median_pair(cfg, reps, jacobian=False, influence=False)
+                req = REQUIRED[cell](H)
+                worst.append((a / b) <= req)
+                name = f"{cell}-{act}" if cell == "rnn" else cell
+                print(f"{name:<10}{T:>6}{H:>6}{a:>10.4f}{b:>10.4f}{a / b:>8.2f}{req:>6.1f}", flush=True)
+    print(f"trace ratios within the required bound: {sum(worst)} of {len(worst)}")
+
+    print("\njacobian_norm (extra time over the trace) vs torch.nn forward + backward")
+    for cell, act in CASES:
+        for T, H in ((1000, 32), (1000, 128)):
+            cfg = Config(cell=cell, activation=act, seq_len=T, hidden_size=H, dtype="float32")
+            with_j, base = median_pair(cfg, 3, jacobian=True, influence=False)
+            trace_only, _ = median_pair(cfg, 3, jacobian=False, influence=False)
+            name = f"{cell}-{act}" if cell == "rnn" else cell
+            print(f"{name:<10}{T:>6}{H:>6} jacobian {with_j - trace_only:8.4f} s  ratio "
+                  f"{(with_j - trace_only) / base:6.2f}", flush=True)
+
+    print("\ninfluence matrix at T=1000, H=128 (extra time over the trace)")
+    for cell, act in CASES:
+        cfg = Config(cell=cell, activation=act, seq_len=1000, hidden_size=128, dtype="float32")
+        with_i, _ = median_pair(cfg, 3, jacobian=False, influence=True)
+        trace_only, _ = median_pair(cfg, 3, jacobian=False, influence=False)
+        t = unroll(cfg, jacobian=False, influence=True)
+        name = f"{cell}-{act}" if cell == "rnn" else cell
+        print(f"{name:<10} {with_i - trace_only:7.3f} s  rows {len(t.influence_steps)} of 1000", flush=True)
+
+    T, H = (1000, 128) if args.quick else (5000, 512)
+    res = subprocess.run([sys.executable, __file__, "--memory-child", str(T), str(H)],
+                         capture_output=True, text=True, check=True)
+    extra, total = res.stdout.split()
+    print(f"\npeak memory, LSTM T={T} H={H} float32: {extra} MiB above the imports "
+          f"({total} MiB process peak RSS)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Unrolled's one entry point: set up, start the dashboard, run the tests or the benchmarks.
+
+    python3 dev.py app [streamlit args]   set up if needed, then start the dashboard
+    python3 dev.py test [pytest args]     set up if needed, then run the test suite
+    python3 dev.py bench [args]           set up if needed, then run benchmarks/bench_engine.py
+    python3 dev.py setup                  only the set-up
+
+The set-up creates .venv, installs torch==2.13.0 first (the pin keeps pip on the CPU wheel rather
+than an open range pulling the multi-GB CUDA build), then this project with its test extra,
+editable. It records what it installed in .venv/.unrolled-stamp and does nothing the next time
+unless pyproject.toml or the torch pin changed. Set UNROLLED_TORCH_INDEX_URL to take torch from
+another index (e.g. https://download.pytorch.org/whl/cpu).
+
+Standard library only: it must run on a fresh machine that has nothing but python3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+TORCH_PIN = "torch==2.13.0"  # exact pin, installed before the project (see above)
+ROOT = os.path.dirname(os.path.abspath(__file__))
+VENV = os.path.join(ROOT, ".venv")
+VENV_PY = os.path.join(VENV, "Scripts" if os.name == "nt" else "bin", "python")
+STAMP = os.path.join(VENV, ".unrolled-stamp")
+LOCK = os.path.join(VENV, ".unrolled-lock")
+PYPROJECT = os.path.join(ROOT, "pyproject.toml")
+
+APP_ARGS = ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+PYTEST_NO_TESTS = 5  # pytest's "no tests were collected"
+
+
+class SetupError(Exception):
+    """A set-up step failed; the message says which and what to do."""
+
+
+def say(msg: str) -> None:
+    print(f"dev.py: {msg}", flush=True)
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None) -> None:
+    """Run cmd from the repo root, output streaming through; raise SetupError if it fails."""
+    rc = subprocess.call(cmd, cwd=ROOT, env=env)
+    if rc != 0:
+        raise SetupError(f"command failed (exit {rc}): {' '.join(cmd)}")
+
+
+def wanted_stamp() -> str:
+    """What a finished set-up for this pyproject.toml and torch pin looks like."""
+    h = hashlib.sha256()
+    with open(PYPROJECT, "rb") as f:
+        h.update(f.read())
+    h.update(b"\0" + TORCH_PIN.encode())
+    return h.hexdigest()
+
+
+def read_stamp() -> str | None:
+    try:
+        with open(STAMP, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def is_set_up() -> bool:
+    return os.path.exists(VENV_PY) and read_stamp() == wanted_stamp()
+
+
+def ensure_ensurepip() -> None:
+    """Debian ships venv's pip bootstrap (ensurepip) apart, in python3-venv."""
+    if importlib.util.find_spec("ensurepip") is not None:
+        return
+    pkg = "python3-venv"
+    hint = (
+        f"Python's ensurepip is missing, so `python3 -m venv` cannot install pip.\n"
+        f"  On Debian/Ubuntu: apt-get install -y {pkg}   "
+        f"(or python3.{sys.version_info.minor}-venv), then run this again."
+    )
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if not (is_root and shutil.which("apt-get")):
+        raise SetupError(hint)
+    say(f"ensurepip is missing; running as root, so: apt-get install -y {pkg}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", pkg]
+    if subprocess.call(install, env=env) != 0:
+        if (
+            subprocess.call(["apt-get", "update", "-q"], env=env) != 0
+            or subprocess.call(install, env=env) != 0
+        ):
+            raise SetupError(hint)
+    importlib.invalidate_caches()
+    if importlib.util.find_spec("ensurepip") is None:
+        raise SetupError(hint)
+
+
+def venv_has_pip() -> bool:
+    if not os.path.exists(VENV_PY):
+        return False
+    probe = [VENV_PY, "-c", "import pip"]
+    return subprocess.call(probe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+
+
+def ensure_venv() -> None:
+    if venv_has_pip():
+        return
+    if sys.version_info < (3, 10):  # noqa: UP036 - dev.py may be run by an older python3
+        raise SetupError(f"Python >= 3.10 is needed; this is {sys.version.split()[0]}")
+    ensure_ensurepip()
+    clear = os.path.isdir(VENV)
+    say("re-creating .venv (it has no working python/pip)" if clear else "creating .venv")
+    run([sys.executable, "-m", "venv", *(["--clear"] if clear else []), VENV])
+    if not venv_has_pip():
+        raise SetupError(f"{VENV_PY} has no pip after creating the venv")
+
+
+def install() -> None:
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    pip = [VENV_PY, "-m", "pip", "install", "-q"]
+    torch_index = os.environ.get("UNROLLED_TORCH_INDEX_URL")
+    say(f"installing {TORCH_PIN} (first, so the project does not pull another build)")
+    run(pip + [TORCH_PIN] + (["--index-url", torch_index] if torch_index else []), env)
+    say("installing unrolled (editable) with its test extra")
+    run(pip + ["-e", ".[test]"], env)
+
+
+def setup() -> None:
+    """Create .venv and install torch then the project, unless the stamp says it is done."""
+    if is_set_up():
+        return
+    start = time.monotonic()
+    ensure_venv()
+    lock = None
+    try:
+        import fcntl  # POSIX only; elsewhere two concurrent set-ups are simply not guarded
+
+        lock = open(LOCK, "w")  # held until the set-up ends
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    except ImportError:
+        pass
+    try:
+        if read_stamp() == wanted_stamp():  # another dev.py finished it while we waited
+            return
+        if os.path.exists(STAMP):
+            os.remove(STAMP)  # a failed install below must not look finished
+        install()
+        with open(STAMP, "w", encoding="utf-8") as f:
+            f.write(wanted_stamp() + "\n")
+        say(f"set-up done in {time.monotonic() - start:.0f} s")
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def exec_venv(args: list[str]) -> None:
+    """Replace this process with the venv's python running args, from the repo root."""
+    os.chdir(ROOT)
+    sys.stdout.flush()
+    os.execv(VENV_PY, [VENV_PY, *args])
+
+
+def cmd_test(args: list[str]) -> int:
+    rc = subprocess.call([VENV_PY, "-m", "pytest", *args], cwd=ROOT)
+    if rc == PYTEST_NO_TESTS:
+        say("pytest collected no tests: that is a failure (exit 5)")
+    if rc < 0:  # killed by a signal: report it the way a shell would
+        rc = 128 - rc
+    return rc
+
+
+USAGE = __doc__.split("\n\n")[1]
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(f"usage:\n{USAGE}")
+        return 0 if argv else 2
+    cmd, args = argv[0], argv[1:]
+    if cmd not in ("app", "test", "bench", "setup"):
+        print(f"dev.py: unknown command {cmd!r}\nusage:\n{USAGE}", file=sys.stderr)
+        return 2
+    try:
+        setup()
+    except SetupError as e:
+        print(f"dev.py: set-up failed: {e}", file=sys.stderr)
+        return 1
+    if cmd == "app":
+        exec_venv(["-m", "streamlit", "run", "dashboard/app.py", *APP_ARGS, *args])
+    if cmd == "test":
+        return cmd_test(args)
+    if cmd == "bench":
+        script = os.path.join("benchmarks", "bench_engine.py")
+        if not os.path.exists(os.path.join(ROOT, script)):
+            print(f"dev.py: {script} does not exist yet", file=sys.stderr)
+            return 1
+        exec_venv([script, *args])
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)
