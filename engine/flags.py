@@ -21,7 +21,7 @@ def scan(x: np.ndarray, time_axis: int, log10_norm: np.ndarray | None = None) ->
     fi = np.finfo(x.dtype)
     axes = tuple(a for a in range(x.ndim) if a != time_axis)
     ax = np.abs(x)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(all="ignore"):
         peak = ax.max(axis=axes)  # one pass: NaN and Inf propagate into the per-step maximum
         out = {"nan": None, "inf": None, "overflow": _first(peak > np.sqrt(fi.max))}
         if not np.isfinite(peak).all():  # rare: tell NaN from Inf exactly

@@ -137,7 +137,8 @@ def jacobian_norm(cell: str, vals: dict[str, np.ndarray], w_hh: np.ndarray) -> n
 
     All H unit vectors at the end are propagated back at once: the rows then hold M_t = dh_end/dh_t
     (for an LSTM, with c_t held fixed: the hidden path). Its top singular value is tracked by a
-    power iteration warm-started from the previous step, where the end-side vector barely moves.
+    power iteration warm-started from the previous step (the end-side vector converges as the
+    product grows), iterated until the value is stable to 1e-14.
     """
     H = w_hh.shape[1]
     fac = factors(cell, {k: v[:, :1] for k, v in vals.items()}, probes=True)  # sample 0
@@ -150,14 +151,19 @@ def jacobian_norm(cell: str, vals: dict[str, np.ndarray], w_hh: np.ndarray) -> n
         nonlocal u
         m = dh[0].astype(np.float64)  # (H, H): row p = e_p^T dh_end/dh_t
         s = 0.0
-        for _ in range(3):  # u <- M M^T u, normalised: converges to the top left singular vector
+        for _ in range(500):  # u <- M M^T u: converges to the top left singular vector
             v = u @ m
-            s = float(np.linalg.norm(v))
+            s_new = float(np.linalg.norm(v))
             w = m @ v
             nw = float(np.linalg.norm(w))
             if not (nw > 0 and math.isfinite(nw)):
+                s = s_new
                 break
             u = w / nw
+            if abs(s_new - s) <= 1e-14 * s_new:  # the Rayleigh value converges fastest
+                s = s_new
+                break
+            s = s_new
         out[t] = math.log10(s) - LOG10_2 * k if s > 0 else -math.inf
 
     with np.errstate(all="ignore"):
