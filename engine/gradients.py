@@ -53,56 +53,58 @@ def bptt(cell: str, fac: dict[str, np.ndarray], w_hh: np.ndarray, inject, state_
          store: bool = True, observe=None) -> dict:
     """Run the adjoint recursion from the last step to the first.
 
-    inject(t) -> array broadcastable to (*S, H), or None: the direct dL/dh_t (e.g. from the readout).
-    Returns (when store) dh (T, *S, H) total dL/dh_t, dA (T, *S, G*H) on the W_hh side, dc (LSTM),
-    each still scaled by 2**scale[t]; scale (T,) ints. observe(t, dh, k) sees each step's dh.
+    inject: the direct dL/dh_t (e.g. from the readout): an array (T, *S, H), or a function
+    t -> array broadcastable to (*S, H) or None (for sparse probes). Returns (when store)
+    dh (T, *S, H) total dL/dh_t, dA (T, *S, G*H) on the W_hh side, dc (LSTM), each scaled by
+    2**scale[t]; scale (T,) ints. observe(t, dh, k) sees each step's (scaled) dh.
     """
     G_H, H = w_hh.shape
     T = next(iter(fac.values())).shape[0]
     dtype = w_hh.dtype
     lo, step = _RESCALE[np.dtype(dtype)]
+    if callable(inject):
+        get = inject
+    else:  # skip the add where no loss reaches the step
+        live = (inject != 0).reshape(T, -1).any(axis=1)
+        get = lambda t: inject[t] if live[t] else None  # noqa: E731
     dh_all = np.empty((T, *state_shape, H), dtype) if store else None
     dA_all = np.empty((T, *state_shape, G_H), dtype) if store else None
     dc_all = np.empty((T, *state_shape, H), dtype) if store and cell == "lstm" else None
     scale = np.zeros(T, dtype=np.int64)
     nxt = np.zeros((*state_shape, G_H), dtype)  # dA_{t+1}
     carry = np.zeros((*state_shape, H), dtype)  # LSTM: dc_{t+1}; GRU: dh_{t+1}
+    d, oc, fn, K3, Ko, zn, Khh = (fac.get(n) for n in ("d", "oc", "fn", "K3", "Ko", "zn", "Khh"))
     k = 0
     for t in range(T - 1, -1, -1):
-        e = inject(t)
+        e = get(t)
         if e is not None and k:  # a new loss term arrives at true scale: undo ours first
-            nxt *= 2.0**-k
-            carry *= 2.0**-k
-            k = 0
-        dh = nxt @ w_hh  # (*S, H): dL/dh_t through step t+1's gates
+            nxt, carry, k = nxt * 2.0**-k, carry * 2.0**-k, 0
+        dh = np.matmul(nxt, w_hh, out=dh_all[t]) if store else nxt @ w_hh  # (*S, H)
         if e is not None:
             dh += e
         a = dA_all[t] if store else np.empty((*state_shape, G_H), dtype)
         if cell == "rnn":
-            np.multiply(dh, fac["d"][t], out=a)
+            np.multiply(dh, d[t], out=a)
         elif cell == "lstm":
-            carry = dh * fac["oc"][t] + carry * fac["fn"][t]  # dc_t
+            dc = dc_all[t] if store else np.empty_like(carry)
+            np.multiply(carry, fn[t], out=dc)  # dc_t = dc_{t+1} f_{t+1} + dh_t o_t tanh'(c_t)
+            dc += dh * oc[t]
             a4 = a.reshape(*state_shape, 4, H)
-            np.multiply(carry[..., None, :], fac["K3"][t], out=a4[..., :3, :])
-            np.multiply(dh, fac["Ko"][t], out=a4[..., 3, :])
-            if store:
-                dc_all[t] = carry
+            np.multiply(dc[..., None, :], K3[t], out=a4[..., :3, :])
+            np.multiply(dh, Ko[t], out=a4[..., 3, :])
+            carry = dc
         else:
-            dh += carry * fac["zn"][t]  # h_{t+1} = ... + z_{t+1} h_t
-            np.multiply(dh[..., None, :], fac["Khh"][t], out=a.reshape(*state_shape, 3, H))
+            dh += carry * zn[t]  # h_{t+1} = ... + z_{t+1} h_t: the direct path
+            np.multiply(dh[..., None, :], Khh[t], out=a.reshape(*state_shape, 3, H))
             carry = dh
         nxt = a
-        if store:
-            dh_all[t] = dh
         scale[t] = k
         if observe is not None:
             observe(t, dh, k)
-        if t % 4 == 0:
+        if t % 8 == 0:
             m = max(float(np.abs(nxt).max(initial=0.0)), float(np.abs(carry).max(initial=0.0)))
             if 0.0 < m < lo:  # still representable, about to underflow: rescale exactly
-                nxt = nxt * 2.0**step
-                carry = carry * 2.0**step
-                k += step
+                nxt, carry, k = nxt * 2.0**step, carry * 2.0**step, k + step
     return {"dh": dh_all, "dA": dA_all, "dc": dc_all, "scale": scale}
 
 

@@ -117,9 +117,8 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
                 n_ih, n_hh, n_bih, n_bhh = param_names(layer, d)
                 flip = (lambda a: a[::-1]) if d else (lambda a: a)
                 e = np.ascontiguousarray(flip(inject[..., d * H:(d + 1) * H]))  # (T, B, H)
-                live = (e != 0).any(axis=(1, 2))
                 fac = gr.factors(cell, vals[ld])
-                res = gr.bptt(cell, fac, wn[n_hh], lambda t: e[t] if live[t] else None, (B,))
+                res = gr.bptt(cell, fac, wn[n_hh], e, (B,))
                 dh, dA_hh = gr.unscale(res["dh"], res["scale"]), gr.unscale(res["dA"], res["scale"])
                 dA_ih = dA_hh if cell != "gru" else (dh[..., None, :] * fac["Kih"]).reshape(T, B, -1)
                 x_l = np.ascontiguousarray(flip(layer_in[layer]))  # (T, B, I_l) processing order
@@ -180,8 +179,6 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
     cell_state = stack("c") if cell == "lstm" else None
     act_deriv = stack("act_deriv") if cell == "rnn" else None
     decay = [gr.decay_fit(log10[i, :, 0] if i % D == 0 else log10[i, ::-1, 0]) for i in range(L * D)]
-    spectrum = [gr.spectrum(cell, config.activation, wn[param_names(i // D, i % D)[1]])
-                for i in range(L * D)]
 
     fl = {"hidden": flagmod.scan(hidden, 1), "outputs": flagmod.scan(y_hat, 0),
           "loss": flagmod.scan(step_loss[:, None], 0),
@@ -197,7 +194,7 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
         step_loss=step_loss, hidden=hidden, cell=cell_state, gates=gates, act_deriv=act_deriv,
         grad_hidden=grad_hidden, grad_hidden_log10=log10, grad_cell=grad_cell, grad_input=grad_input,
         weight_grad=weight_grad, weight_grad_terms=terms, jacobian_norm=jac, influence=infl,
-        influence_steps=infl_steps, spectrum=spectrum, decay=decay, flags=fl, notes=notes,
+        influence_steps=infl_steps, decay=decay, flags=fl, notes=notes,
         adjoints={"dA_ih": out["dA_ih"], "dA_hh": out["dA_hh"], "layer_in": layer_in,
                   "h_prev": [v["h_prev"] if i % D == 0 else v["h_prev"][::-1] for i, v in enumerate(vals)], "d_y": d_y, "top": top},
     )

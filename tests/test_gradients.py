@@ -319,3 +319,31 @@ def test_influence_subsampled_rows_are_exact(monkeypatch):
     ref = reference_for_trace(tr)
     want = influence_reference(ref, cfg.num_layers, True, steps, sample=0)
     _close(tr.influence, want, atol=1e-12, rtol=1e-8)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_rescaled_adjoint_meets_a_new_loss_term(cell):
+    """Loss at two far-apart steps only: the adjoint from the late one vanishes below the rescale
+    threshold (the engine rescales it by powers of two), then the early loss term is added at true
+    scale. Every dL/dh_t and every weight gradient must still equal autograd."""
+    from engine import Config
+
+    T = 1100 if cell == "gru" else 300  # the GRU's direct path z_t h_{t-1} decays only ~0.5/step
+    cfg = Config(cell=cell, input_size=2, hidden_size=4, seq_len=T, batch_size=2, init_hh="normal",
+                 sigma=0.05, forget_bias=-4.0 if cell == "lstm" else None, loss="sum",
+                 dtype="float64", seed=3, device="cpu")
+    x, _ = make_task(cfg)
+    w = init_weights(cfg, 2, 1)
+    plain = unroll(cfg, inputs=x, targets=torch.zeros(T, 2, 1, dtype=torch.float64), weights=w,
+                   jacobian=False, influence=False)
+    y = torch.from_numpy(plain.outputs.copy())  # zero error everywhere ...
+    y[5] += 1.0  # ... except at two steps far apart
+    y[T - 2] -= 1.0
+    tr = unroll(cfg, inputs=x, targets=y, weights=w, jacobian=False, influence=False)
+    ref = reference_for_trace(tr)
+    lg = np64(tr.grad_hidden_log10)[0, :, 0]
+    assert lg[T // 2] < -160  # far below the float64 rescale threshold 2^-512 ~ 1e-154 ...
+    assert lg[5] > -5  # ... and back to normal size where the early loss term enters
+    _close(tr.grad_hidden, ref["grad_hidden"], atol=1e-12, rtol=1e-9)
+    for name, g in ref["weight_grad"].items():
+        _close(tr.weight_grad[name], g, atol=1e-12, rtol=1e-9, msg=name)
