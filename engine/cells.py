@@ -7,9 +7,10 @@ in one batched matmul (no per-step Python work except the LSTM cell scan, which 
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
+
+from .scan import linear_scan
 
 GATES = {"rnn": ("a",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 
@@ -55,18 +56,6 @@ def fused_hidden(cell: str, activation: str, x: torch.Tensor, params: list[list[
     return torch.cat(outs, dim=-1)
 
 
-def _cell_scan(f: np.ndarray, ig: np.ndarray) -> np.ndarray:
-    """c_t = f_t c_{t-1} + i_t g_t with c_{-1} = 0: a linear scan, elementwise (numpy: lowest
-    per-step overhead)."""
-    c = np.empty_like(ig)  # (T, B, H)
-    c_t = np.zeros_like(ig[0])
-    for t in range(ig.shape[0]):
-        np.multiply(f[t], c_t, out=c[t])
-        c[t] += ig[t]
-        c_t = c[t]
-    return c
-
-
 def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
                 w_ih, w_hh, b_ih, b_hh) -> dict[str, torch.Tensor]:
     """Every gate at every step from inputs x (T, B, I) and states h (T, B, H), in processing order.
@@ -87,7 +76,7 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
     elif cell == "lstm":
         i, f, g, o = (gi + gh).chunk(4, dim=-1)  # each (T, B, H)
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-        c = _cell_scan(f.cpu().numpy(), (i * g).cpu().numpy())
+        c = linear_scan(f.cpu().numpy(), (i * g).cpu().numpy())  # c_t = f_t c_{t-1} + i_t g_t
         c = torch.from_numpy(c).to(h.device)
         out.update(i=i, f=f, g=g, o=o, c=c, c_prev=torch.cat([h.new_zeros(1, B, H), c[:-1]]))
     else:
@@ -99,11 +88,14 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
 
 
 def forward_layer(cell: str, activation: str, x: torch.Tensor, params: list[list[torch.Tensor]],
-                  bidirectional: bool) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
+                  bidirectional: bool, out: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
     """Run one layer; returns its output (T, B, D*H) and, per direction, every step's values in
-    that direction's processing order (the reverse direction sees time flipped)."""
+    that direction's processing order (the reverse direction sees time flipped). `out` skips the
+    kernel when the layer's output is already known (e.g. from probed_lstm)."""
     with torch.no_grad():
-        out = fused_hidden(cell, activation, x, params, bidirectional)  # (T, B, D*H)
+        if out is None:
+            out = fused_hidden(cell, activation, x, params, bidirectional)  # (T, B, D*H)
         H = params[0][1].shape[1]
         per_direction = []
         for d, p in enumerate(params):
@@ -111,6 +103,29 @@ def forward_layer(cell: str, activation: str, x: torch.Tensor, params: list[list
             xs, hs = (x, h) if d == 0 else (x.flip(0), h.flip(0))
             per_direction.append(gate_values(cell, activation, xs, hs.contiguous(), *p))
     return out, per_direction
+
+
+def probed_lstm(x: torch.Tensor, params: list[list[torch.Tensor]], bidirectional: bool
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One LSTM layer through torch's fused kernel, with autograd and zero probes in its input.
+
+    The probe p_t (T, B, D*H) enters with weight W_hh (W_ih' = [W_ih | W_hh]), so a_t gains
+    W_hh p_t = 0 and dL/dp_t = dA_t W_hh: exactly dL/dh_{t-1} through step t, computed by torch's
+    own fused backward. Returns (output with its graph, probe).
+    """
+    T, B, _ = x.shape
+    D, H = len(params), params[0][1].shape[1]
+    p = x.new_zeros(T, B, D * H, requires_grad=True)
+    flat = []
+    for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(params):
+        side = w_hh.new_zeros(w_hh.shape[0], D * H)  # each direction sees only its own probe
+        side[:, d * H:(d + 1) * H] = w_hh
+        flat += [torch.cat([w_ih, side], dim=1), w_hh, b_ih, b_hh]
+    h0 = x.new_zeros(D, B, H)
+    with torch.enable_grad():
+        out = torch.lstm(torch.cat([x, p], dim=-1), (h0, h0), flat, True, 1, 0.0, True,
+                         bidirectional, False)[0]
+    return out, p
 
 
 class LoopRNN(nn.Module):

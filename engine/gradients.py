@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from .scan import linear_scan
+
 _RESCALE = {np.dtype(np.float32): (2.0**-64, 64), np.dtype(np.float64): (2.0**-512, 512)}
 LOG10_2 = math.log10(2.0)
 
@@ -106,6 +108,27 @@ def bptt(cell: str, fac: dict[str, np.ndarray], w_hh: np.ndarray, inject, state_
             if 0.0 < m < lo:  # still representable, about to underflow: rescale exactly
                 nxt, carry, k = nxt * 2.0**step, carry * 2.0**step, k + step
     return {"dh": dh_all, "dA": dA_all, "dc": dc_all, "scale": scale}
+
+
+def lstm_adjoints(fac: dict[str, np.ndarray], e: np.ndarray, through: np.ndarray) -> dict:
+    """LSTM adjoints when dL/dh_t through the recurrence is already known (torch's fused backward,
+    via probes): dh_t = e_t + through_t, then dc_t = f_{t+1} dc_{t+1} + dh_t o_t tanh'(c_t) is an
+    elementwise linear scan and every dA_t follows at once. Same output as bptt (unscaled)."""
+    dh = e + through  # (T, B, H)
+    dc = linear_scan(fac["fn"], dh * fac["oc"], reverse=True)
+    T, B, H = dh.shape
+    dA = np.empty((T, B, 4, H), dh.dtype)
+    np.multiply(dc[:, :, None, :], fac["K3"], out=dA[:, :, :3])
+    np.multiply(dh, fac["Ko"], out=dA[:, :, 3])
+    return {"dh": dh, "dA": dA.reshape(T, B, 4 * H), "dc": np.ascontiguousarray(dc),
+            "scale": np.zeros(T, dtype=np.int64)}
+
+
+def lost_precision(dh: np.ndarray) -> bool:
+    """True if some dL/dh_t is exactly 0 or subnormal: a plain float backward lost it, and the
+    rescaled recursion must be used instead to keep its size visible."""
+    n = np.linalg.norm(dh, axis=-1)
+    return bool((n == 0).any() or ((np.abs(dh) < np.finfo(dh.dtype).tiny) & (dh != 0)).any())
 
 
 def unscale(x: np.ndarray, scale: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import torch
 
 from . import flags as flagmod
 from . import gradients as gr
-from .cells import GATES, forward_layer
+from .cells import GATES, forward_layer, probed_lstm
 from .config import Config
 from .init import init_weights, param_names
 from .inputs import make_task
@@ -82,14 +82,23 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
     # ---- forward: torch's kernels for h, then every gate batched ----
     layer_in = []  # per layer: its input (T, B, I_l), natural order, numpy
     vals = []  # per layer-direction: dict of (T, B, .) numpy arrays in processing order
+    # LSTM: torch's fused backward is far faster than any Python time loop, so its forward keeps
+    # a graph with zero probes and dL/dh_t comes from torch (see cells.probed_lstm).
+    probed = cell == "lstm"
+    probes = []
     h = x.to(device)
     with torch.no_grad():
         for layer in range(L):
             params = [[w[n].to(device) for n in param_names(layer, d)] for d in range(D)]
-            layer_in.append(h.cpu().numpy())
-            h, per_dir = forward_layer(cell, config.activation, h, params, config.bidirectional)
+            layer_in.append(h.detach().cpu().numpy())
+            out_graph, p = probed_lstm(h, params, config.bidirectional) if probed else (None, None)
+            probes.append(p)
+            out_l, per_dir = forward_layer(cell, config.activation, h.detach(), params,
+                                           config.bidirectional, out=None if out_graph is None
+                                           else out_graph.detach())
             vals += [{k: v.cpu().numpy() for k, v in pd.items()} for pd in per_dir]
-        top = h.cpu()  # (T, B, D*H)
+            h = out_graph if probed else out_l
+        top = h.detach().cpu()  # (T, B, D*H)
         y_hat = torch.addmm(w["readout.bias"], top.reshape(T * B, -1), w["readout.weight"].T)
     wn = {k: v.numpy() for k, v in w.items()}
     top, y_hat, xn, yn = top.numpy(), y_hat.reshape(T, B, O).numpy(), x.numpy(), y.numpy()
@@ -109,6 +118,10 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
 
         # ---- backward: top layer first; each layer hands dL/d(its input) to the one below ----
         inject = d_y @ V  # (T, B, D*H): direct dL/dh_t of the top layer
+        through = None
+        if probed:  # dL/dp for every layer's probe: dL/dh_{t-1} through step t
+            grads = torch.autograd.grad(h, probes, grad_outputs=torch.from_numpy(inject).to(device))
+            through = [g.cpu().numpy() for g in grads]
         out = {k: [None] * (L * D) for k in ("dh", "dc", "log10", "dA_ih", "dA_hh")}
         for layer in reversed(range(L)):
             d_in = np.zeros_like(layer_in[layer])
@@ -118,7 +131,16 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
                 flip = (lambda a: a[::-1]) if d else (lambda a: a)
                 e = np.ascontiguousarray(flip(inject[..., d * H:(d + 1) * H]))  # (T, B, H)
                 fac = gr.factors(cell, vals[ld])
-                res = gr.bptt(cell, fac, wn[n_hh], e, (B,))
+                res = None
+                if through is not None:
+                    tp = flip(through[layer][..., d * H:(d + 1) * H])  # processing order
+                    thr = np.zeros_like(e)
+                    thr[:-1] = tp[1:]  # p_{t+1} carries dL/dh_t
+                    res = gr.lstm_adjoints(fac, e, thr)
+                    if gr.lost_precision(res["dh"]):  # underflow: redo it exactly, rescaled
+                        res = None
+                if res is None:
+                    res = gr.bptt(cell, fac, wn[n_hh], e, (B,))
                 dh, dA_hh = gr.unscale(res["dh"], res["scale"]), gr.unscale(res["dA"], res["scale"])
                 dA_ih = dA_hh if cell != "gru" else (dh[..., None, :] * fac["Kih"]).reshape(T, B, -1)
                 x_l = np.ascontiguousarray(flip(layer_in[layer]))  # (T, B, I_l) processing order
