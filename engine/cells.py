@@ -106,26 +106,31 @@ def forward_layer(cell: str, activation: str, x: torch.Tensor, params: list[list
 
 
 def probed_lstm(x: torch.Tensor, params: list[list[torch.Tensor]], bidirectional: bool
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+                ) -> tuple[torch.Tensor, torch.Tensor, list[list[torch.Tensor]]]:
     """One LSTM layer through torch's fused kernel, with autograd and zero probes in its input.
 
     The probe p_t (T, B, D*H) enters with weight W_hh (W_ih' = [W_ih | W_hh]), so a_t gains
     W_hh p_t = 0 and dL/dp_t = dA_t W_hh: exactly dL/dh_{t-1} through step t, computed by torch's
-    own fused backward. Returns (output with its graph, probe).
+    own fused backward. Returns (output with its graph, probe, per direction the leaves
+    [W_ih', W_hh, b_ih, b_hh] whose .grad torch's backward fills in at no extra cost).
     """
     T, B, _ = x.shape
     D, H = len(params), params[0][1].shape[1]
-    p = x.new_zeros(T, B, D * H, requires_grad=True)
-    flat = []
-    for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(params):
-        side = w_hh.new_zeros(w_hh.shape[0], D * H)  # each direction sees only its own probe
-        side[:, d * H:(d + 1) * H] = w_hh
-        flat += [torch.cat([w_ih, side], dim=1), w_hh, b_ih, b_hh]
-    h0 = x.new_zeros(D, B, H)
     with torch.enable_grad():
+        p = x.new_zeros(T, B, D * H, requires_grad=True)
+        flat, leaves = [], []
+        for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(params):
+            side = w_hh.new_zeros(w_hh.shape[0], D * H)  # each direction sees only its own probe
+            side[:, d * H:(d + 1) * H] = w_hh
+            ws = [torch.cat([w_ih, side], dim=1), w_hh, b_ih, b_hh]
+            ws = [w.detach().requires_grad_() for w in ws]
+            leaves.append(ws)
+            flat += ws
+        h0 = x.new_zeros(D, B, H)
+        # train=True: torch's fused (oneDNN) backward is only taken in training mode; dropout is 0.
         out = torch.lstm(torch.cat([x, p], dim=-1), (h0, h0), flat, True, 1, 0.0, True,
                          bidirectional, False)[0]
-    return out, p
+    return out, p, leaves
 
 
 class LoopRNN(nn.Module):

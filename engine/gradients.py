@@ -6,6 +6,10 @@ dL/d(pre-activations of step t). Everything runs in a direction's processing ord
 direction sees time flipped). Shapes: T steps, S the state's leading shape ((B,) or (B, P) with P
 probes), H units, G gate blocks.
 
+Threads: every matrix product of any size goes through torch (`mm`), so the engine uses one
+thread pool. numpy's own BLAS would start a second pool whose spinning threads fight torch's for
+the same cores (measured: both sides ran up to 2x slower on a 2-core machine).
+
 Underflow: a vanishing gradient can fall below the smallest float long before the chart's left edge.
 The recursion is linear in the adjoint, so while no new loss is injected we rescale the state by a
 power of two and record the exponent: grad_hidden_log10 stays exact where the values flush to 0.
@@ -16,11 +20,23 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
 from .scan import linear_scan
 
 _RESCALE = {np.dtype(np.float32): (2.0**-64, 64), np.dtype(np.float64): (2.0**-512, 512)}
 LOG10_2 = math.log10(2.0)
+
+
+# OpenBLAS threads a product above 2304 * 4 multiply-adds; below it numpy's call is cheapest.
+_NUMPY_MM_BELOW = 9216
+
+
+def mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b computed by torch (zero-copy in and out): the engine's one BLAS thread pool."""
+    a = a if all(s >= 0 for s in a.strides) else np.ascontiguousarray(a)
+    b = b if all(s >= 0 for s in b.strides) else np.ascontiguousarray(b)
+    return (torch.from_numpy(a) @ torch.from_numpy(b)).numpy()
 
 
 def factors(cell: str, vals: dict[str, np.ndarray], probes: bool = False) -> dict[str, np.ndarray]:
@@ -76,12 +92,22 @@ def bptt(cell: str, fac: dict[str, np.ndarray], w_hh: np.ndarray, inject, state_
     nxt = np.zeros((*state_shape, G_H), dtype)  # dA_{t+1}
     carry = np.zeros((*state_shape, H), dtype)  # LSTM: dc_{t+1}; GRU: dh_{t+1}
     d, oc, fn, K3, Ko, zn, Khh = (fac.get(n) for n in ("d", "oc", "fn", "K3", "Ko", "zn", "Khh"))
+    if G_H * H < _NUMPY_MM_BELOW:
+        def step_back(a, out):  # (*S, G*H) @ (G*H, H)
+            return np.matmul(a, w_hh, out=out)
+    else:
+        w_t = torch.from_numpy(w_hh)
+
+        def step_back(a, out):
+            out = np.empty((*state_shape, H), dtype) if out is None else out
+            torch.matmul(torch.from_numpy(a), w_t, out=torch.from_numpy(out))
+            return out
     k = 0
     for t in range(T - 1, -1, -1):
         e = get(t)
         if e is not None and k:  # a new loss term arrives at true scale: undo ours first
             nxt, carry, k = nxt * 2.0**-k, carry * 2.0**-k, 0
-        dh = np.matmul(nxt, w_hh, out=dh_all[t]) if store else nxt @ w_hh  # (*S, H)
+        dh = step_back(nxt, dh_all[t] if store else None)  # (*S, H): dL/dh_t via step t+1
         if e is not None:
             dh += e
         a = dA_all[t] if store else np.empty((*state_shape, G_H), dtype)

@@ -85,14 +85,17 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
     # LSTM: torch's fused backward is far faster than any Python time loop, so its forward keeps
     # a graph with zero probes and dL/dh_t comes from torch (see cells.probed_lstm).
     probed = cell == "lstm"
-    probes = []
+    probes, leaves = [], []
     h = x.to(device)
     with torch.no_grad():
         for layer in range(L):
             params = [[w[n].to(device) for n in param_names(layer, d)] for d in range(D)]
             layer_in.append(h.detach().cpu().numpy())
-            out_graph, p = probed_lstm(h, params, config.bidirectional) if probed else (None, None)
-            probes.append(p)
+            out_graph = None
+            if probed:
+                out_graph, p, lv = probed_lstm(h, params, config.bidirectional)
+                probes.append(p)
+                leaves += lv
             out_l, per_dir = forward_layer(cell, config.activation, h.detach(), params,
                                            config.bidirectional, out=None if out_graph is None
                                            else out_graph.detach())
@@ -112,16 +115,19 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
         d_step = 2.0 * err / B  # (T, B, O): dL_t/dy_hat_t
         d_y = d_step * mask[:, None, None]  # dL/dy_hat_t
         V = wn["readout.weight"]  # (O, D*H)
-        weight_grad = {"readout.weight": d_y.reshape(T * B, O).T @ top.reshape(T * B, -1),
+        weight_grad = {"readout.weight": gr.mm(d_y.reshape(T * B, O).T, top.reshape(T * B, -1)),
                        "readout.bias": d_y.sum(axis=(0, 1))}
         terms = {"readout.weight": gr.term_norms(d_y, top), "readout.bias": gr.term_norms(d_y, None)}
 
         # ---- backward: top layer first; each layer hands dL/d(its input) to the one below ----
-        inject = d_y @ V  # (T, B, D*H): direct dL/dh_t of the top layer
-        through = None
-        if probed:  # dL/dp for every layer's probe: dL/dh_{t-1} through step t
-            grads = torch.autograd.grad(h, probes, grad_outputs=torch.from_numpy(inject).to(device))
-            through = [g.cpu().numpy() for g in grads]
+        inject = gr.mm(d_y, V)  # (T, B, D*H): direct dL/dh_t of the top layer
+        through = torch_grad = None
+        if probed:  # dL/dp for every layer's probe (dL/dh_{t-1} through step t), and dL/dW
+            flat_leaves = [w_ for lv in leaves for w_ in lv]
+            grads = torch.autograd.grad(h, probes + flat_leaves,
+                                        grad_outputs=torch.from_numpy(inject).to(device))
+            through = [g.cpu().numpy() for g in grads[:L]]
+            torch_grad = [g.cpu().numpy() for g in grads[L:]]
         out = {k: [None] * (L * D) for k in ("dh", "dc", "log10", "dA_ih", "dA_hh")}
         for layer in reversed(range(L)):
             d_in = np.zeros_like(layer_in[layer])
@@ -145,15 +151,20 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
                 dA_ih = dA_hh if cell != "gru" else (dh[..., None, :] * fac["Kih"]).reshape(T, B, -1)
                 x_l = np.ascontiguousarray(flip(layer_in[layer]))  # (T, B, I_l) processing order
                 h_prev = vals[ld]["h_prev"]
-                weight_grad[n_ih] = dA_ih.reshape(T * B, -1).T @ x_l.reshape(T * B, -1)
-                weight_grad[n_hh] = dA_hh.reshape(T * B, -1).T @ h_prev.reshape(T * B, -1)
-                weight_grad[n_bih] = dA_ih.sum(axis=(0, 1))
-                weight_grad[n_bhh] = dA_hh.sum(axis=(0, 1))
+                if torch_grad is not None:  # torch's backward already summed the BPTT terms
+                    g_ih, g_hh, g_bih, g_bhh = torch_grad[4 * ld:4 * ld + 4]
+                    weight_grad[n_ih] = g_ih[:, :x_l.shape[-1]]  # W_ih' = [W_ih | W_hh]
+                    weight_grad.update({n_hh: g_hh, n_bih: g_bih, n_bhh: g_bhh})
+                else:
+                    weight_grad[n_ih] = gr.mm(dA_ih.reshape(T * B, -1).T, x_l.reshape(T * B, -1))
+                    weight_grad[n_hh] = gr.mm(dA_hh.reshape(T * B, -1).T, h_prev.reshape(T * B, -1))
+                    weight_grad[n_bih] = dA_ih.sum(axis=(0, 1))
+                    weight_grad[n_bhh] = dA_hh.sum(axis=(0, 1))
                 terms[n_ih] = flip(gr.term_norms(dA_ih, x_l))
                 terms[n_hh] = flip(gr.term_norms(dA_hh, h_prev))
                 terms[n_bih] = flip(gr.term_norms(dA_ih, None))
-                terms[n_bhh] = flip(gr.term_norms(dA_hh, None))
-                d_in += flip(dA_ih @ wn[n_ih])
+                terms[n_bhh] = terms[n_bih] if dA_hh is dA_ih else flip(gr.term_norms(dA_hh, None))
+                d_in += flip(gr.mm(dA_ih, wn[n_ih]))
                 out["dh"][ld] = flip(dh)
                 out["log10"][ld] = flip(gr.log10_norm(res["dh"], res["scale"]))
                 out["dA_ih"][ld], out["dA_hh"][ld] = flip(dA_ih), flip(dA_hh)
@@ -165,6 +176,8 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
     def stack(key: str, per: list | None = None) -> np.ndarray:
         """(L*D, T, B, .) in natural time order from per layer-direction arrays."""
         per = per if per is not None else [v[key] for v in vals]
+        if len(per) == 1:
+            return per[0][None]  # a view: no copy for the common one-layer model
         return np.stack([p if i % D == 0 else p[::-1] for i, p in enumerate(per)])
 
     hidden = stack("h")
@@ -190,7 +203,7 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
         K = int(min(T, max(2, INFLUENCE_BUDGET // per_row)))
         infl_steps = np.unique(np.linspace(0, T - 1, K).round().astype(np.int64))
         with np.errstate(all="ignore"):
-            infl = _influence(cell, vals[(L - 1) * D:], wn, L - 1, d_step[:, :1] @ V, infl_steps, H)
+            infl = _influence(cell, vals[(L - 1) * D:], wn, L - 1, gr.mm(d_step[:, :1], V), infl_steps, H)
         if len(infl_steps) < T:
             notes.append(f"influence: {len(infl_steps)} of {T} target steps (evenly spaced) to stay "
                          "within the compute budget")
@@ -205,10 +218,14 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
     fl = {"hidden": flagmod.scan(hidden, 1), "outputs": flagmod.scan(y_hat, 0),
           "loss": flagmod.scan(step_loss[:, None], 0),
           "grad_hidden": flagmod.scan(grad_hidden, 1, log10), "grad_input": flagmod.scan(grad_input, 0)}
-    fl.update({f"gates.{g}": flagmod.scan(a, 1) for g, a in gates.items()})
     if cell == "lstm":
         fl["cell"] = flagmod.scan(cell_state, 1)
         fl["grad_cell"] = flagmod.scan(grad_cell, 1)
+    # LSTM/GRU gates are squashed into (0, 1) or (-1, 1): they can only go wrong where the states
+    # already did, so they are scanned only then. The RNN's "a" is unbounded: always scanned.
+    troubled = cell == "rnn" or flagmod.any_flag({k: fl[k] for k in ("hidden", "cell") if k in fl})
+    fl.update({f"gates.{g}": flagmod.scan(a, 1) if troubled else dict.fromkeys(flagmod.KINDS)
+               for g, a in gates.items()})
     fl["weight_grad"] = flagmod.scan(np.stack(list(terms.values()), axis=1), 0)
 
     return Trace(
