@@ -66,20 +66,22 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
     T, B, _ = x.shape
     H = w_hh.shape[1]
     h_prev = torch.cat([h.new_zeros(1, B, H), h[:-1]])  # (T, B, H): h_{t-1}, h_{-1} = 0
-    gi = torch.addmm(b_ih, x.reshape(T * B, -1), w_ih.T).reshape(T, B, -1)  # (T, B, G*H)
-    gh = torch.addmm(b_hh, h_prev.reshape(T * B, H), w_hh.T).reshape(T, B, -1)  # (T, B, G*H)
     out = {"h": h, "h_prev": h_prev}
+    if cell != "gru":  # a_t = [x_t, h_{t-1}] [W_ih | W_hh]^T + b_ih + b_hh: one matmul for all t
+        xh = torch.cat([x, h_prev], dim=-1).reshape(T * B, -1)  # (T*B, I+H)
+        a = torch.addmm(b_ih + b_hh, xh, torch.cat([w_ih, w_hh], dim=1).T).reshape(T, B, -1)
     if cell == "rnn":
-        a = gi + gh  # (T, B, H): the pre-activation
-        out["a"] = a
+        out["a"] = a  # (T, B, H): the pre-activation
         out["act_deriv"] = ACTIVATIONS[activation][1](a, h)
     elif cell == "lstm":
-        i, f, g, o = (gi + gh).chunk(4, dim=-1)  # each (T, B, H)
-        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        g = torch.tanh(a[..., 2 * H:3 * H])  # (T, B, H)
+        i, f, _, o = torch.sigmoid_(a).chunk(4, dim=-1)  # in place: a is not needed after this
         c = linear_scan(f.cpu().numpy(), (i * g).cpu().numpy())  # c_t = f_t c_{t-1} + i_t g_t
         c = torch.from_numpy(c).to(h.device)
         out.update(i=i, f=f, g=g, o=o, c=c, c_prev=torch.cat([h.new_zeros(1, B, H), c[:-1]]))
     else:
+        gi = torch.addmm(b_ih, x.reshape(T * B, -1), w_ih.T).reshape(T, B, -1)  # (T, B, 3H)
+        gh = torch.addmm(b_hh, h_prev.reshape(T * B, H), w_hh.T).reshape(T, B, -1)  # (T, B, 3H)
         ir, iz, in_ = gi.chunk(3, dim=-1)  # each (T, B, H)
         hr, hz, hn = gh.chunk(3, dim=-1)
         r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
