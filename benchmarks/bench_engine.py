@@ -4,8 +4,9 @@ python3 dev.py bench            # full grid (several minutes)
 python3 dev.py bench --quick    # T in {200, 1000}, H in {32, 128}
 
 Prints, per (cell, T, H): median seconds of the trace (everything except influence and
-jacobian_norm) and of torch.nn's forward + backward, and their ratio; then jacobian_norm's ratio,
-the influence matrix's time at T=1000, H=128, and peak memory of one unroll at T=5000, H=512.
+jacobian_norm) and of torch.nn's forward + backward on the same weights and data, and their
+ratio; then jacobian_norm's ratio, the influence matrix's time at T=1000, H=128, the spectrum's
+time (computed on first use), and peak memory of one unroll at T=5000, H=512.
 """
 
 from __future__ import annotations
@@ -38,18 +39,21 @@ def torch_fwd_bwd(trace) -> float:
     return time.perf_counter() - t0
 
 
-def ours(config, **kw) -> float:
+def ours(config, trace, **kw) -> float:
+    """One unroll on the same prebuilt weights and data that torch gets (so neither side pays
+    for initialization or data generation)."""
     t0 = time.perf_counter()
-    unroll(config, **kw)
+    unroll(config, trace.inputs, trace.targets, trace.weights, **kw)
     return time.perf_counter() - t0
 
 
 def median_pair(config, reps: int, **kw) -> tuple[float, float]:
     trace = unroll(config, jacobian=False, influence=False)  # warm-up, and the weights for torch
     torch_fwd_bwd(trace)
+    ours(config, trace, **kw)
     a, b = [], []
     for _ in range(reps):  # interleaved so machine noise hits both alike
-        a.append(ours(config, **kw))
+        a.append(ours(config, trace, **kw))
         b.append(torch_fwd_bwd(trace))
     return statistics.median(a), statistics.median(b)
 
@@ -110,6 +114,15 @@ def main() -> None:
         t = unroll(cfg, jacobian=False, influence=True)
         name = f"{cell}-{act}" if cell == "rnn" else cell
         print(f"{name:<10} {with_i - trace_only:7.3f} s  rows {len(t.influence_steps)} of 1000", flush=True)
+
+    print("\nspectrum (computed on first use of trace.spectrum: SVD + eigenvalues of W_hh)")
+    for cell in ("rnn", "lstm"):
+        for H in Hs:
+            t = unroll(Config(cell=cell, seq_len=10, hidden_size=H, dtype="float32"),
+                       jacobian=False, influence=False)
+            t0 = time.perf_counter()
+            t.spectrum  # noqa: B018 - the property computes it
+            print(f"{cell:<10} H={H:<5} {time.perf_counter() - t0:7.4f} s", flush=True)
 
     T, H = (1000, 128) if args.quick else (5000, 512)
     res = subprocess.run([sys.executable, __file__, "--memory-child", str(T), str(H)],
