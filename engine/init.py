@@ -20,6 +20,20 @@ def layer_input_size(config: Config, layer: int, input_size: int) -> int:
     return input_size if layer == 0 else config.num_directions * config.hidden_size
 
 
+def weight_shapes(config: Config, input_size: int, output_size: int) -> dict[str, tuple]:
+    """Name -> shape of every weight init_weights makes (without drawing any numbers)."""
+    H, G, D = config.hidden_size, config.gate_count, config.num_directions
+    shapes = {}
+    for layer in range(config.num_layers):
+        cols = layer_input_size(config, layer, input_size)
+        for direction in range(D):
+            n_ih, n_hh, n_bih, n_bhh = param_names(layer, direction)
+            shapes.update({n_ih: (G * H, cols), n_hh: (G * H, H), n_bih: (G * H,), n_bhh: (G * H,)})
+    shapes["readout.weight"] = (output_size, D * H)
+    shapes["readout.bias"] = (output_size,)
+    return shapes
+
+
 def _block(scheme: str, rows: int, cols: int, sigma: float, g: torch.Generator) -> torch.Tensor:
     """One (rows, cols) block initialised by `scheme` (float64, then cast by the caller)."""
     if scheme == "normal":  # std = sigma / sqrt(fan_in): a square block has spectral radius ~ sigma

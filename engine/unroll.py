@@ -1,8 +1,9 @@
 """unroll(config) -> Trace: run the model over a sequence and compute every BPTT quantity.
 
-Forward: torch's fused kernels for h_t (no autograd), then all gates in one batched matmul.
-Backward: the adjoint recursion of gradients.py, layer by layer from the top, each direction in its
-own processing order; weight gradients are batched matmuls over the per-step adjoints.
+Forward: torch's fused kernels for h_t (no per-step Python), then every gate of every step in one
+batched matmul. Backward, layer by layer from the top, each direction in its own processing order:
+the adjoint recursion of gradients.py (RNN, GRU), or for the LSTM torch's own fused backward read
+out through zero probes (cells.probed_lstm); weight gradients are batched matmuls.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from . import flags as flagmod
 from . import gradients as gr
 from .cells import GATES, forward_layer, probed_lstm
 from .config import Config
-from .init import init_weights, param_names
+from .init import init_weights, param_names, weight_shapes
 from .inputs import make_task
 from .trace import Trace
 
@@ -35,24 +36,48 @@ def resolve_device(name: str) -> torch.device:
 
 
 def _as_tensor(name: str, value, dtype: torch.dtype) -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
+    t = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
     if t.ndim != 3:
         raise ValueError(f"unroll: expected {name} of shape (T, B, features), got {tuple(t.shape)}")
     return t.detach().to("cpu", dtype)
 
 
-def _check_weights(weights: dict, expected: dict[str, torch.Tensor], dtype) -> dict:
-    missing = sorted(set(expected) - set(weights))
+def _data(config: Config, inputs, targets, series) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs (T, B, I) and targets (T, B, O): given, or made by the config's task."""
+    dtype = getattr(torch, config.dtype)
+    if inputs is None:
+        x, y = make_task(config, series=series)
+        y = y if targets is None else _as_tensor("targets", targets, dtype)
+    else:
+        x = _as_tensor("inputs", inputs, dtype)
+        y = (torch.zeros(*x.shape[:2], 1, dtype=dtype) if targets is None
+             else _as_tensor("targets", targets, dtype))
+    if x.shape[:2] != y.shape[:2] or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"unroll: inputs {tuple(x.shape)} and targets {tuple(y.shape)} must share "
+                         "a non-empty (T, B)")
+    return x, y
+
+
+def _weights(config: Config, weights, input_size: int, output_size: int) -> dict[str, torch.Tensor]:
+    """The config's initialization, or the given weights checked against torch.nn's names/shapes."""
+    if weights is None:
+        return init_weights(config, input_size, output_size)
+    dtype = getattr(torch, config.dtype)
+    shapes = weight_shapes(config, input_size, output_size)
+    missing = sorted(set(shapes) - set(weights))
     if missing:
         raise ValueError(f"unroll: weights missing {missing}")
     out = {}
-    for name, ref in expected.items():
-        w = torch.as_tensor(np.asarray(weights[name]) if not isinstance(weights[name], torch.Tensor)
-                            else weights[name]).detach().to("cpu", dtype)
-        if tuple(w.shape) != tuple(ref.shape):
-            raise ValueError(f"unroll: weight {name} has shape {tuple(w.shape)}, expected {tuple(ref.shape)}")
+    for name, shape in shapes.items():
+        w = _as_weight(weights[name]).to("cpu", dtype)
+        if tuple(w.shape) != shape:
+            raise ValueError(f"unroll: weight {name} has shape {tuple(w.shape)}, expected {shape}")
         out[name] = w
     return out
+
+
+def _as_weight(value) -> torch.Tensor:
+    return (value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))).detach()
 
 
 def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=None,
@@ -63,48 +88,18 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
     to the config's initialization (a dict with torch.nn names). Numerical blow-up never raises:
     it is reported in trace.flags.
     """
-    dtype = getattr(torch, config.dtype)
     device = resolve_device(config.device)
-    if inputs is None:
-        x, y = make_task(config, series=series)
-        y = y if targets is None else _as_tensor("targets", targets, dtype)
-    else:
-        x = _as_tensor("inputs", inputs, dtype)
-        y = torch.zeros(*x.shape[:2], 1, dtype=dtype) if targets is None else _as_tensor("targets", targets, dtype)
-    if x.shape[:2] != y.shape[:2] or x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"unroll: inputs {tuple(x.shape)} and targets {tuple(y.shape)} must share non-empty (T, B)")
+    x, y = _data(config, inputs, targets, series)
     T, B, I = x.shape
     O = y.shape[-1]
-    fresh = init_weights(config, I, O)
-    w = fresh if weights is None else _check_weights(weights, fresh, dtype)
-
+    w = _weights(config, weights, I, O)
     cell, L, D, H = config.cell, config.num_layers, config.num_directions, config.hidden_size
-    # ---- forward: torch's kernels for h, then every gate batched ----
-    layer_in = []  # per layer: its input (T, B, I_l), natural order, numpy
-    vals = []  # per layer-direction: dict of (T, B, .) numpy arrays in processing order
-    # LSTM: torch's fused backward is far faster than any Python time loop, so its forward keeps
-    # a graph with zero probes and dL/dh_t comes from torch (see cells.probed_lstm).
-    probed = cell == "lstm"
-    probes, leaves = [], []
-    h = x.to(device)
-    with torch.no_grad():
-        for layer in range(L):
-            params = [[w[n].to(device) for n in param_names(layer, d)] for d in range(D)]
-            layer_in.append(h.detach().cpu().numpy())
-            out_graph = None
-            if probed:
-                out_graph, p, lv = probed_lstm(h, params, config.bidirectional)
-                probes.append(p)
-                leaves += lv
-            out_l, per_dir = forward_layer(cell, config.activation, h.detach(), params,
-                                           config.bidirectional, out=None if out_graph is None
-                                           else out_graph.detach())
-            vals += [{k: v.cpu().numpy() for k, v in pd.items()} for pd in per_dir]
-            h = out_graph if probed else out_l
-        top = h.detach().cpu()  # (T, B, D*H)
-        y_hat = torch.addmm(w["readout.bias"], top.reshape(T * B, -1), w["readout.weight"].T)
+
+    fw = _forward(config, x, w, device)
+    vals, layer_in = fw["vals"], fw["layer_in"]
     wn = {k: v.numpy() for k, v in w.items()}
-    top, y_hat, xn, yn = top.numpy(), y_hat.reshape(T, B, O).numpy(), x.numpy(), y.numpy()
+    top, xn, yn = fw["top"], x.numpy(), y.numpy()
+    y_hat = gr.mm(top.reshape(T * B, -1), wn["readout.weight"].T).reshape(T, B, O) + wn["readout.bias"]
 
     with np.errstate(all="ignore"):  # an exploding run must come back flagged, not raise
         err = y_hat - yn  # (T, B, O)
@@ -115,73 +110,25 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
         d_step = 2.0 * err / B  # (T, B, O): dL_t/dy_hat_t
         d_y = d_step * mask[:, None, None]  # dL/dy_hat_t
         V = wn["readout.weight"]  # (O, D*H)
-        weight_grad = {"readout.weight": gr.mm(d_y.reshape(T * B, O).T, top.reshape(T * B, -1)),
-                       "readout.bias": d_y.sum(axis=(0, 1))}
-        terms = {"readout.weight": gr.term_norms(d_y, top), "readout.bias": gr.term_norms(d_y, None)}
+        bw = _backward(config, fw, wn, gr.mm(d_y, V), device)  # injection (T, B, D*H) at the top
+        bw["weight_grad"].update({"readout.weight": gr.mm(d_y.reshape(T * B, O).T, top.reshape(T * B, -1)),
+                                  "readout.bias": d_y.sum(axis=(0, 1))})
+        bw["terms"].update({"readout.weight": gr.term_norms(d_y, top),
+                            "readout.bias": gr.term_norms(d_y, None)})
 
-        # ---- backward: top layer first; each layer hands dL/d(its input) to the one below ----
-        inject = gr.mm(d_y, V)  # (T, B, D*H): direct dL/dh_t of the top layer
-        through = torch_grad = None
-        if probed:  # dL/dp for every layer's probe (dL/dh_{t-1} through step t), and dL/dW
-            flat_leaves = [w_ for lv in leaves for w_ in lv]
-            grads = torch.autograd.grad(h, probes + flat_leaves,
-                                        grad_outputs=torch.from_numpy(inject).to(device))
-            through = [g.cpu().numpy() for g in grads[:L]]
-            torch_grad = [g.cpu().numpy() for g in grads[L:]]
-        out = {k: [None] * (L * D) for k in ("dh", "dc", "log10", "dA_ih", "dA_hh")}
-        for layer in reversed(range(L)):
-            d_in = np.zeros_like(layer_in[layer])
-            for d in range(D):
-                ld = layer * D + d
-                n_ih, n_hh, n_bih, n_bhh = param_names(layer, d)
-                flip = (lambda a: a[::-1]) if d else (lambda a: a)
-                e = np.ascontiguousarray(flip(inject[..., d * H:(d + 1) * H]))  # (T, B, H)
-                fac = gr.factors(cell, vals[ld])
-                res = None
-                if through is not None:
-                    tp = flip(through[layer][..., d * H:(d + 1) * H])  # processing order
-                    thr = np.zeros_like(e)
-                    thr[:-1] = tp[1:]  # p_{t+1} carries dL/dh_t
-                    res = gr.lstm_adjoints(fac, e, thr)
-                    if gr.lost_precision(res["dh"]):  # underflow: redo it exactly, rescaled
-                        res = None
-                if res is None:
-                    res = gr.bptt(cell, fac, wn[n_hh], e, (B,))
-                dh, dA_hh = gr.unscale(res["dh"], res["scale"]), gr.unscale(res["dA"], res["scale"])
-                dA_ih = dA_hh if cell != "gru" else (dh[..., None, :] * fac["Kih"]).reshape(T, B, -1)
-                x_l = np.ascontiguousarray(flip(layer_in[layer]))  # (T, B, I_l) processing order
-                h_prev = vals[ld]["h_prev"]
-                if torch_grad is not None:  # torch's backward already summed the BPTT terms
-                    g_ih, g_hh, g_bih, g_bhh = torch_grad[4 * ld:4 * ld + 4]
-                    weight_grad[n_ih] = g_ih[:, :x_l.shape[-1]]  # W_ih' = [W_ih | W_hh]
-                    weight_grad.update({n_hh: g_hh, n_bih: g_bih, n_bhh: g_bhh})
-                else:
-                    weight_grad[n_ih] = gr.mm(dA_ih.reshape(T * B, -1).T, x_l.reshape(T * B, -1))
-                    weight_grad[n_hh] = gr.mm(dA_hh.reshape(T * B, -1).T, h_prev.reshape(T * B, -1))
-                    weight_grad[n_bih] = dA_ih.sum(axis=(0, 1))
-                    weight_grad[n_bhh] = dA_hh.sum(axis=(0, 1))
-                terms[n_ih] = flip(gr.term_norms(dA_ih, x_l))
-                terms[n_hh] = flip(gr.term_norms(dA_hh, h_prev))
-                terms[n_bih] = flip(gr.term_norms(dA_ih, None))
-                terms[n_bhh] = terms[n_bih] if dA_hh is dA_ih else flip(gr.term_norms(dA_hh, None))
-                d_in += flip(gr.mm(dA_ih, wn[n_ih]))
-                out["dh"][ld] = flip(dh)
-                out["log10"][ld] = flip(gr.log10_norm(res["dh"], res["scale"]))
-                out["dA_ih"][ld], out["dA_hh"][ld] = flip(dA_ih), flip(dA_hh)
-                if cell == "lstm":
-                    out["dc"][ld] = flip(gr.unscale(res["dc"], res["scale"]))
-            inject = d_in
-        grad_input = inject
-
-    def stack(key: str, per: list | None = None) -> np.ndarray:
-        """(L*D, T, B, .) in natural time order from per layer-direction arrays."""
-        per = per if per is not None else [v[key] for v in vals]
+    def stack(per: list) -> np.ndarray:
+        """(L*D, T, B, .) in natural time order from per layer-direction arrays in processing order."""
         if len(per) == 1:
             return per[0][None]  # a view: no copy for the common one-layer model
         return np.stack([p if i % D == 0 else p[::-1] for i, p in enumerate(per)])
 
-    hidden = stack("h")
-    gates = {g: stack(g) for g in GATES[cell]}
+    hidden = stack([v["h"] for v in vals])
+    gates = {g: stack([v[g] for v in vals]) for g in GATES[cell]}
+    cell_state = stack([v["c"] for v in vals]) if cell == "lstm" else None
+    act_deriv = stack([v["act_deriv"] for v in vals]) if cell == "rnn" else None
+    grad_hidden, log10 = stack(bw["dh"]), stack(bw["log10"])
+    grad_cell = stack(bw["dc"]) if cell == "lstm" else None
+    decay = [gr.decay_fit(bw["log10"][i][:, 0]) for i in range(L * D)]  # processing order
     notes: list[str] = []
 
     jac = None
@@ -189,10 +136,8 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
         cost = T * config.gate_count * H**3 * L * D
         if cost <= JACOBIAN_BUDGET:
             with np.errstate(all="ignore"):
-                jac = np.stack([
-                    (lambda j, i: j if i % D == 0 else j[::-1])(
-                        gr.jacobian_norm(cell, vals[i], wn[param_names(i // D, i % D)[1]]), i)
-                    for i in range(L * D)])
+                jac = stack([gr.jacobian_norm(cell, vals[i], wn[param_names(i // D, i % D)[1]])
+                             for i in range(L * D)])
         else:
             notes.append(f"jacobian_norm skipped: T*G*H^3 = {cost:.2g} multiply-adds is above the "
                          f"budget of {JACOBIAN_BUDGET:.2g}; lower T or H to see it")
@@ -203,21 +148,16 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
         K = int(min(T, max(2, INFLUENCE_BUDGET // per_row)))
         infl_steps = np.unique(np.linspace(0, T - 1, K).round().astype(np.int64))
         with np.errstate(all="ignore"):
-            infl = _influence(cell, vals[(L - 1) * D:], wn, L - 1, gr.mm(d_step[:, :1], V), infl_steps, H)
+            infl = _influence(cell, vals[(L - 1) * D:], wn, L - 1, gr.mm(d_step[:, :1], V),
+                              infl_steps, H)
         if len(infl_steps) < T:
             notes.append(f"influence: {len(infl_steps)} of {T} target steps (evenly spaced) to stay "
                          "within the compute budget")
 
-    grad_hidden = np.stack(out["dh"])
-    log10 = np.stack(out["log10"])
-    grad_cell = np.stack(out["dc"]) if cell == "lstm" else None
-    cell_state = stack("c") if cell == "lstm" else None
-    act_deriv = stack("act_deriv") if cell == "rnn" else None
-    decay = [gr.decay_fit(log10[i, :, 0] if i % D == 0 else log10[i, ::-1, 0]) for i in range(L * D)]
-
     fl = {"hidden": flagmod.scan(hidden, 1), "outputs": flagmod.scan(y_hat, 0),
           "loss": flagmod.scan(step_loss[:, None], 0),
-          "grad_hidden": flagmod.scan(grad_hidden, 1, log10), "grad_input": flagmod.scan(grad_input, 0)}
+          "grad_hidden": flagmod.scan(grad_hidden, 1, log10),
+          "grad_input": flagmod.scan(bw["grad_input"], 0)}
     if cell == "lstm":
         fl["cell"] = flagmod.scan(cell_state, 1)
         fl["grad_cell"] = flagmod.scan(grad_cell, 1)
@@ -226,17 +166,113 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
     troubled = cell == "rnn" or flagmod.any_flag({k: fl[k] for k in ("hidden", "cell") if k in fl})
     fl.update({f"gates.{g}": flagmod.scan(a, 1) if troubled else dict.fromkeys(flagmod.KINDS)
                for g, a in gates.items()})
-    fl["weight_grad"] = flagmod.scan(np.stack(list(terms.values()), axis=1), 0)
+    fl["weight_grad"] = flagmod.scan(np.stack(list(bw["terms"].values()), axis=1), 0)
+
+    def natural(per: list) -> list:
+        return [p if i % D == 0 else p[::-1] for i, p in enumerate(per)]
 
     return Trace(
         config=config, weights=wn, inputs=xn, targets=yn, outputs=y_hat, loss=loss,
         step_loss=step_loss, hidden=hidden, cell=cell_state, gates=gates, act_deriv=act_deriv,
-        grad_hidden=grad_hidden, grad_hidden_log10=log10, grad_cell=grad_cell, grad_input=grad_input,
-        weight_grad=weight_grad, weight_grad_terms=terms, jacobian_norm=jac, influence=infl,
-        influence_steps=infl_steps, decay=decay, flags=fl, notes=notes,
-        adjoints={"dA_ih": out["dA_ih"], "dA_hh": out["dA_hh"], "layer_in": layer_in,
-                  "h_prev": [v["h_prev"] if i % D == 0 else v["h_prev"][::-1] for i, v in enumerate(vals)], "d_y": d_y, "top": top},
+        grad_hidden=grad_hidden, grad_hidden_log10=log10, grad_cell=grad_cell,
+        grad_input=bw["grad_input"], weight_grad=bw["weight_grad"], weight_grad_terms=bw["terms"],
+        jacobian_norm=jac, influence=infl, influence_steps=infl_steps, decay=decay, flags=fl,
+        notes=notes,
+        adjoints={"dA_ih": natural(bw["dA_ih"]), "dA_hh": natural(bw["dA_hh"]),
+                  "h_prev": natural([v["h_prev"] for v in vals]), "layer_in": layer_in,
+                  "d_y": d_y, "top": top},
     )
+
+
+def _forward(config: Config, x: torch.Tensor, w: dict, device) -> dict:
+    """All layers forward. vals: per layer-direction, every step's values (numpy, processing
+    order); layer_in: each layer's input (natural order); top: the last layer's output.
+
+    LSTM: torch's fused backward is far faster than any Python time loop, so its forward keeps
+    a graph with zero probes, and dL/dh_t later comes out of torch (see cells.probed_lstm).
+    """
+    cell, L, D = config.cell, config.num_layers, config.num_directions
+    probed = cell == "lstm"
+    vals, layer_in, probes, leaves = [], [], [], []
+    h = x.to(device)
+    with torch.no_grad():
+        for layer in range(L):
+            params = [[w[n].to(device) for n in param_names(layer, d)] for d in range(D)]
+            layer_in.append(h.detach().cpu().numpy())
+            out_graph = None
+            if probed:
+                out_graph, p, lv = probed_lstm(h, params, config.bidirectional)
+                probes.append(p)
+                leaves += [leaf for ws in lv for leaf in ws]  # W_ih', W_hh, b_ih, b_hh per direction
+            out, per_dir = forward_layer(cell, config.activation, h.detach(), params,
+                                         config.bidirectional,
+                                         out=None if out_graph is None else out_graph.detach())
+            vals += [{k: v.cpu().numpy() for k, v in pd.items()} for pd in per_dir]
+            h = out_graph if probed else out
+    return {"vals": vals, "layer_in": layer_in, "top": h.detach().cpu().numpy(), "graph": h,
+            "probes": probes, "leaves": leaves}
+
+
+def _backward(config: Config, fw: dict, wn: dict, inject: np.ndarray, device) -> dict:
+    """Adjoints of every layer and direction, from the top layer's direct dL/dh_t (`inject`).
+
+    Each layer hands dL/d(its input) to the layer below. Returns per layer-direction (processing
+    order) dh, log10 |dh|, dc, dA_ih, dA_hh; weight_grad and BPTT term norms (natural order) by
+    name; grad_input (T, B, I).
+    """
+    cell, L, D, H = config.cell, config.num_layers, config.num_directions, config.hidden_size
+    vals, layer_in = fw["vals"], fw["layer_in"]
+    T, B = inject.shape[:2]
+    through = torch_grad = None
+    if fw["probes"]:  # dL/dp for every layer's probe (dL/dh_{t-1} through step t), and dL/dW
+        grads = torch.autograd.grad(fw["graph"], fw["probes"] + fw["leaves"],
+                                    grad_outputs=torch.from_numpy(inject).to(device))
+        through = [g.cpu().numpy() for g in grads[:L]]
+        torch_grad = [g.cpu().numpy() for g in grads[L:]]
+    out = {k: [None] * (L * D) for k in ("dh", "dc", "log10", "dA_ih", "dA_hh")}
+    weight_grad, terms = {}, {}
+    for layer in reversed(range(L)):
+        d_in = np.zeros_like(layer_in[layer])
+        for d in range(D):
+            ld = layer * D + d
+            n_ih, n_hh, n_bih, n_bhh = param_names(layer, d)
+            flip = (lambda a: a[::-1]) if d else (lambda a: a)
+            e = np.ascontiguousarray(flip(inject[..., d * H:(d + 1) * H]))  # (T, B, H)
+            fac = gr.factors(cell, vals[ld])
+            res = None
+            if through is not None:
+                tp = flip(through[layer][..., d * H:(d + 1) * H])  # processing order
+                thr = np.zeros_like(e)
+                thr[:-1] = tp[1:]  # p_{t+1} carries dL/dh_t
+                res = gr.lstm_adjoints(fac, e, thr)
+                if gr.lost_precision(res["dh"]):  # underflow: redo it exactly, rescaled
+                    res = None
+            if res is None:
+                res = gr.bptt(cell, fac, wn[n_hh], e, (B,))
+            dh, dA_hh = gr.unscale(res["dh"], res["scale"]), gr.unscale(res["dA"], res["scale"])
+            dA_ih = dA_hh if cell != "gru" else (dh[..., None, :] * fac["Kih"]).reshape(T, B, -1)
+            x_l = np.ascontiguousarray(flip(layer_in[layer]))  # (T, B, I_l) processing order
+            h_prev = vals[ld]["h_prev"]
+            if torch_grad is not None:  # torch's backward already summed the BPTT terms
+                g_ih, g_hh, g_bih, g_bhh = torch_grad[4 * ld:4 * ld + 4]
+                weight_grad[n_ih] = g_ih[:, :x_l.shape[-1]]  # W_ih' = [W_ih | W_hh]
+                weight_grad.update({n_hh: g_hh, n_bih: g_bih, n_bhh: g_bhh})
+            else:
+                weight_grad[n_ih] = gr.mm(dA_ih.reshape(T * B, -1).T, x_l.reshape(T * B, -1))
+                weight_grad[n_hh] = gr.mm(dA_hh.reshape(T * B, -1).T, h_prev.reshape(T * B, -1))
+                weight_grad[n_bih] = dA_ih.sum(axis=(0, 1))
+                weight_grad[n_bhh] = dA_hh.sum(axis=(0, 1))
+            terms[n_ih] = flip(gr.term_norms(dA_ih, x_l))
+            terms[n_hh] = flip(gr.term_norms(dA_hh, h_prev))
+            terms[n_bih] = flip(gr.term_norms(dA_ih, None))
+            terms[n_bhh] = terms[n_bih] if dA_hh is dA_ih else flip(gr.term_norms(dA_hh, None))
+            d_in += flip(gr.mm(dA_ih, wn[n_ih]))
+            out["dh"][ld], out["dA_ih"][ld], out["dA_hh"][ld] = dh, dA_ih, dA_hh
+            out["log10"][ld] = gr.log10_norm(res["dh"], res["scale"])
+            if cell == "lstm":
+                out["dc"][ld] = gr.unscale(res["dc"], res["scale"])
+        inject = d_in
+    return {**out, "weight_grad": weight_grad, "terms": terms, "grad_input": inject}
 
 
 def _influence(cell, top_vals, wn, layer, e0, steps, H) -> np.ndarray:
