@@ -347,3 +347,23 @@ def test_rescaled_adjoint_meets_a_new_loss_term(cell):
     _close(tr.grad_hidden, ref["grad_hidden"], atol=1e-12, rtol=1e-9)
     for name, g in ref["weight_grad"].items():
         _close(tr.weight_grad[name], g, atol=1e-12, rtol=1e-9, msg=name)
+
+
+@pytest.mark.parametrize("init,act", [("default", "tanh"), ("orthogonal", "tanh"), ("normal", "relu")])
+def test_jacobian_norm_exact_beyond_the_block_size(init, act):
+    """H = 24 > the 8-vector block: the warm-started subspace iteration must still give the
+    spectral norm of prod_j diag(phi'(a_j)) W_hh to 1e-8 at every step (orthogonal init has
+    nearly equal top singular values: the hard case for power iteration)."""
+    from engine import Config
+
+    cfg = Config(cell="rnn", activation=act, hidden_size=24, seq_len=60, init_hh=init,
+                 init_ih="normal", dtype="float64", seed=5, device="cpu")
+    tr = unroll(cfg, jacobian=True, influence=False)
+    W = np64(tr.weights["weight_hh_l0"])
+    d = np64(tr.act_deriv)[0, :, 0]  # (T, H)
+    T = cfg.seq_len
+    M = np.eye(24)
+    for t in range(T - 1, -1, -1):  # M_t = dh_{T-1}/dh_t
+        want = np.linalg.norm(M, 2)
+        assert math.isclose(tr.jacobian_norm[0, t], want, rel_tol=1e-8), (t, tr.jacobian_norm[0, t], want)
+        M = M @ (d[t][:, None] * W)  # dh_t/dh_{t-1} = diag(phi'(a_t)) W_hh
