@@ -259,11 +259,15 @@ def decay_fit(log10_norms: np.ndarray) -> dict:
     dist = np.arange(T - 1, -1, -1, dtype=np.float64)
     ok = np.isfinite(log10_norms)
     if ok.sum() < 3 or np.ptp(dist[ok]) == 0:
-        return {"slope_log10": math.nan, "rate": math.nan, "half_life": math.nan, "r2": math.nan}
+        return {"slope_log10": math.nan, "rate": math.nan, "half_life": math.nan,
+                "intercept_log10": math.nan, "r2": math.nan}
     x, y = dist[ok], log10_norms[ok]
-    slope, intercept = np.polyfit(x, y, 1)
+    xm, ym = x.mean(), y.mean()
+    sxx = float(((x - xm) ** 2).sum())
+    slope = float(((x - xm) * (y - ym)).sum()) / sxx  # ordinary least squares, closed form
+    intercept = float(ym - slope * xm)
     resid = y - (slope * x + intercept)
-    ss = float(((y - y.mean()) ** 2).sum())
+    ss = float(((y - ym) ** 2).sum())
     r2 = 1.0 - float((resid**2).sum()) / ss if ss > 0 else 1.0
     half_life = math.log10(0.5) / slope if slope < 0 else math.inf  # steps to halve
     return {"slope_log10": float(slope), "rate": 10.0 ** float(slope), "half_life": half_life,
