@@ -232,3 +232,15 @@ def test_series_task_normalised():
 def test_series_task_needs_data():
     with pytest.raises(ValueError):
         make_task(Config(task="series", seq_len=10, device="cpu"))
+
+
+def test_device_auto_and_cuda_without_cuda():
+    """'auto' falls back to the CPU; asking for CUDA where there is none is a clear ValueError."""
+    from engine.unroll import resolve_device
+
+    cfg = Config(hidden_size=4, seq_len=5, device="auto")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert unroll(cfg, jacobian=False, influence=False).hidden.shape == (1, 5, 1, 4)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device.*cuda"):
+            unroll(cfg.replace(device="cuda"))
