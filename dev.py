@@ -131,8 +131,30 @@ def install() -> None:
     run(pip + ["-e", ".[test]"], env)
 
 
+CHROMIUM = "/usr/bin/chromium"  # the browser tests drive the system Chromium (never `playwright install`)
+
+
+def ensure_chromium() -> None:
+    """Install Debian's chromium for the browser tests when it is missing and we are root; else
+    only say how (the browser tests then fail with the same hint). Idempotent: one stat when present."""
+    if os.path.exists(CHROMIUM) or not sys.platform.startswith("linux"):
+        return
+    hint = "apt-get update && apt-get install -y chromium"
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if not (is_root and shutil.which("apt-get")):
+        say(f"{CHROMIUM} is missing: the browser tests need it ({hint}, as root)")
+        return
+    say(f"{CHROMIUM} is missing; running as root, so: {hint}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if (subprocess.call(["apt-get", "update", "-q"], env=env) != 0
+            or subprocess.call(["apt-get", "install", "-y", "-q", "chromium"], env=env) != 0):
+        say(f"installing chromium failed; the browser tests will fail until {hint} works")
+
+
 def setup() -> None:
-    """Create .venv and install torch then the project, unless the stamp says it is done."""
+    """Create .venv and install torch then the project, unless the stamp says it is done; make
+    sure Chromium is there for the browser tests."""
+    ensure_chromium()
     if is_set_up():
         return
     start = time.monotonic()

@@ -1,0 +1,231 @@
+"""The Explore page: sidebar knobs -> Config -> engine.unroll (cached) -> figures, in lazy tabs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine import Config, Trace, unroll
+
+from . import equations
+from . import figures as F
+from . import state as S
+from .widgets import config_ui, presets_ui, set_widgets, view_key
+
+PLOTLY_CONFIG = {"displaylogo": False}
+
+EXPLAIN = {
+    "signals": "What the model reads (x_t), what it is asked for (y_t) and what it says (ŷ_t). "
+               "The weights are untrained, so ŷ_t is not supposed to match: this page is about "
+               "how the gradient flows, not about fit. The loss per step shows which steps "
+               "inject gradient (only the last one with loss 'last').",
+    "hidden": "Each row is one unit, each column one step. Look for units stuck at ±1 "
+              "(saturated: their derivative is ~0, so they block the gradient) and for "
+              "patterns that fade or persist over time (memory).",
+    "gates": "Each gate on a fixed scale (sigmoid gates 0..1, the tanh candidate -1..1), so "
+             "colours compare across runs. A forget gate f (LSTM) or update gate z (GRU) near 1 "
+             "keeps the gradient alive; saturated gates (near 0 or 1) pass almost no gradient "
+             "through themselves. For a plain RNN, phi'(a_t) is the factor the gradient is "
+             "multiplied by at every step back: dark means the step kills it.",
+    "gradient": "dL/dh_t is the total derivative of the loss with respect to h_t, through all "
+                "later steps. Going back in time it is multiplied by W_hh^T and phi' at every "
+                "step: on the fixed log scale a fading colour to the left is vanishing, a "
+                "brightening one exploding. The straight fitted line on the norm plot is the "
+                "decay rate; the bars are each step's contribution to dL/dW_hh.",
+    "spectrum": "W_hh's eigenvalues against the unit circle, and its singular values. With "
+                "gamma = max |phi'|, all singular values below 1/gamma guarantee vanishing "
+                "gradients (Pascanu et al. 2013); a singular value above 1/gamma is needed "
+                "(not enough) for them to explode. For LSTM and GRU each gate block is shown.",
+}
+
+
+def init_state() -> None:
+    """On a session's first run, fill the widgets from the URL (warnings kept for display)."""
+    if st.session_state.get("_ready"):
+        return
+    config, view, warnings = S.state_from_query(st.query_params.to_dict())
+    set_widgets(config, view)
+    st.session_state["url_warnings"] = warnings
+    st.session_state["url_config"] = config
+    st.session_state["_ready"] = True
+
+
+@st.cache_data(max_entries=6, show_spinner="Unrolling the network…")
+def compute(config: Config, influence: bool, jacobian: bool) -> Trace:
+    """engine.unroll, cached per (config, heavy views); heavy views only when they are shown."""
+    trace = unroll(config, influence=influence, jacobian=jacobian)
+    trace.adjoints = {}  # per-step BPTT tensors: never drawn here, and they would double the cache
+    return trace
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def spectra(config: Config, influence: bool, jacobian: bool) -> list[dict]:
+    """W_hh's spectrum per layer-direction (an eigendecomposition each): only when shown."""
+    return compute(config, influence, jacobian).spectrum
+
+
+def page() -> None:
+    """Build the whole Explore page; whatever goes wrong is a message, never a traceback."""
+    try:
+        _page()
+    except Exception as e:  # noqa: BLE001 - Streamlit's rerun/stop signals are BaseExceptions
+        _unexpected(e)
+
+
+def _unexpected(e: Exception) -> None:
+    st.error(f"Something went wrong building this page: {type(e).__name__}: {e}. "
+             "Try another setting or a preset; the link in the address bar reproduces it.")
+
+
+def _page() -> None:
+    init_state()
+    presets_ui()
+    values = config_ui()
+    config, warnings = S.build_config(values)
+    st.title("Unrolled · Explore")
+    if config == st.session_state.get("url_config"):
+        warnings = st.session_state.get("url_warnings", []) + warnings
+    for w in warnings:
+        st.warning(w, icon=":material/warning:")
+    problem = S.size_problem(config)
+    if problem:
+        st.error(problem)
+        return
+    main_view(config)
+
+
+def _view_controls(config: Config, T: int) -> S.View:
+    """Layer / direction / sample / time cursor above the plots; returns the current View.
+    T is the trace's length (a sentence has one step per word, so it can be below seq_len)."""
+    ss = st.session_state
+    # Re-assign every value before its widget is drawn: a widget whose options or bounds change
+    # (layers, batch, T) is a new widget to Streamlit and would otherwise restart at its minimum.
+    layer, sample, t = ss.get(view_key("layer")), ss.get(view_key("sample")), ss.get(view_key("t"))
+    ss[view_key("layer")] = layer if isinstance(layer, int) and layer < config.num_layers else 0
+    ss[view_key("direction")] = (ss.get(view_key("direction")) if config.bidirectional
+                                 and ss.get(view_key("direction")) in S.DIRECTIONS else "forward")
+    ss[view_key("sample")] = sample if isinstance(sample, int) and sample < config.batch_size else 0
+    at_end = t is None or t == ss.get("_cursor_T", T) - 1  # "the last step" follows T
+    ss[view_key("t")] = T - 1 if at_end or t > T - 1 else t
+    ss["_cursor_T"] = T
+    cols = st.columns([1, 1, 1, 5])
+    with cols[0]:
+        st.selectbox("Layer", list(range(config.num_layers)), key=view_key("layer"),
+                     help=S.VIEW_PARAM["layer"].help, disabled=config.num_layers == 1)
+    with cols[1]:
+        st.selectbox("Direction", S.DIRECTIONS, key=view_key("direction"),
+                     help=S.VIEW_PARAM["direction"].help, disabled=not config.bidirectional)
+    with cols[2]:
+        st.number_input("Sample", 0, config.batch_size - 1, step=1, key=view_key("sample"),
+                        help=S.VIEW_PARAM["sample"].help, disabled=config.batch_size == 1)
+    with cols[3]:
+        if T > 1:
+            st.slider("Time cursor t", 0, T - 1, key=view_key("t"), help=S.VIEW_PARAM["t"].help)
+        else:
+            ss[view_key("t")] = 0
+    tab = next((v for v, title in S.VIEW_TITLES.items() if title == ss.get(view_key("tab"))),
+               S.DEFAULT_VIEW.view)
+    t = ss[view_key("t")]
+    return S.View(view=tab, layer=ss[view_key("layer")], direction=ss[view_key("direction")],
+                  sample=ss[view_key("sample")], t=None if t == T - 1 else t,
+                  influence=bool(ss.get(view_key("influence"))),
+                  jacobian=bool(ss.get(view_key("jacobian"))))
+
+
+def _sync_url(config: Config, view: S.View) -> None:
+    """Write the state to the URL (only when it changed, to keep reruns quiet)."""
+    q = S.state_to_query(config, view)
+    if st.query_params.to_dict() != q:
+        st.query_params.from_dict(q)
+
+
+def _chart(build, *args, key: str, **kwargs) -> None:
+    """Draw one figure; a failure becomes a message, never a traceback."""
+    try:
+        fig = build(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - the page must stay up whatever a builder hits
+        st.error(f"Could not draw this plot ({build.__name__}): {type(e).__name__}: {e}")
+        return
+    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, width="stretch")
+
+
+def _summary(trace: Trace, layer: int, direction: int) -> str:
+    return (f"**loss** L = {trace.loss:.4g} · **|dL/dh_t|** going back in time: "
+            f"{F.decay_readout(trace, layer, direction)}")
+
+
+@st.fragment
+def main_view(config: Config) -> None:
+    """Everything right of the sidebar; a fragment, so view controls do not redraw the sidebar."""
+    try:
+        _main_view(config)
+    except Exception as e:  # noqa: BLE001 - the page never shows a traceback
+        _unexpected(e)
+
+
+def _main_view(config: Config) -> None:
+    ss = st.session_state
+    try:
+        trace = compute(config, bool(ss.get(view_key("influence"))), bool(ss.get(view_key("jacobian"))))
+    except Exception as e:  # noqa: BLE001 - the page never shows a traceback
+        st.error(f"The engine could not run this configuration: {type(e).__name__}: {e}")
+        return
+    T = trace.inputs.shape[0]
+    view = _view_controls(config, T)
+    _sync_url(config, view)
+    flags = F.flag_lines(trace)
+    if flags:
+        st.error("**Numerical trouble** (non-finite cells are drawn in magenta): "
+                 + "; ".join(flags), icon=":material/error:")
+    for note in trace.notes:
+        st.info(note, icon=":material/info:")
+    st.markdown(_summary(trace, view.layer, S.DIRECTIONS.index(view.direction)))
+    d = S.DIRECTIONS.index(view.direction)
+    where = dict(layer=view.layer, direction=d, sample=view.sample)
+    t = view.cursor(T)
+    tabs = st.tabs([S.VIEW_TITLES[v] for v in S.VIEWS], key=view_key("tab"), on_change="rerun",
+                   default=S.VIEW_TITLES[S.DEFAULT_VIEW.view])
+    for name, tab in zip(S.VIEWS, tabs, strict=True):
+        if not tab.open:
+            continue
+        with tab:
+            st.caption(EXPLAIN[name])
+            _draw(name, trace, where, t, view)
+    with st.expander(f"Step t = {t}: the cell's equations with the numbers at t", expanded=True):
+        left, right = st.columns([3, 2])
+        with left:
+            try:  # one KaTeX element: cheaper to redraw than one per line
+                lines = equations.cell_equations(trace, t=t, **where)
+                st.latex(r"\begin{gathered}" + r" \\[4pt] ".join(lines) + r"\end{gathered}")
+            except Exception as e:  # noqa: BLE001
+                st.error(f"Could not write the equations: {type(e).__name__}: {e}")
+        with right:
+            _chart(F.vectors_figure, trace, t=t, key="fig_vectors", **where)
+
+
+def _draw(name: str, trace: Trace, where: dict, t: int, view: S.View) -> None:
+    """The figures of one view."""
+    if name == "signals":
+        _chart(F.signals_figure, trace, sample=where["sample"], cursor=t, key="fig_signals")
+    elif name == "hidden":
+        _chart(F.state_figure, trace, "hidden", cursor=t, key="fig_hidden", **where)
+        if trace.cell is not None:
+            _chart(F.state_figure, trace, "cell", cursor=t, key="fig_cell", **where)
+    elif name == "gates":
+        _chart(F.gates_figure, trace, cursor=t, key="fig_gates", **where)
+    elif name == "gradient":
+        _chart(F.grad_heatmap_figure, trace, cursor=t, key="fig_grad", **where)
+        _chart(F.grad_norm_figure, trace, cursor=t, key="fig_grad_norm", **where)
+        _chart(F.weight_terms_figure, trace, where["layer"], where["direction"], cursor=t,
+               key="fig_terms")
+        c1, c2 = st.columns(2)
+        c1.toggle("Influence matrix", key=view_key("influence"),
+                  help=S.VIEW_PARAM["influence"].help)
+        c2.toggle("Jacobian norms ||dh_T/dh_t||", key=view_key("jacobian"),
+                  help=S.VIEW_PARAM["jacobian"].help)
+        if trace.influence is not None:
+            _chart(F.influence_figure, trace, cursor=t, key="fig_influence")
+    elif name == "spectrum":
+        ld = trace.layer_index(where["layer"], where["direction"])
+        trace.spectrum = spectra(trace.config, view.influence, view.jacobian)  # cached, not redone
+        st.info(trace.spectrum[ld]["verdict"])
+        _chart(F.spectrum_figure, trace, where["layer"], where["direction"], key="fig_spectrum")

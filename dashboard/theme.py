@@ -1,0 +1,76 @@
+"""Colours, gate palettes, colour scales and sizes: every visual constant of the dashboard."""
+
+from __future__ import annotations
+
+import plotly.colors as pc
+
+# |dL/dh_t| heatmaps use log10 values on this FIXED absolute range, whatever the config, so two
+# configurations (or two browser tabs) compare by eye: 1e-12 and below is the darkest colour
+# (vanished), 1e2 and above the brightest (exploding).
+LOG10_RANGE = (-12.0, 2.0)
+
+# Heatmaps with more time columns than this are max-|value| pooled on the server: no screen
+# shows more columns than it has pixels, and spikes must stay visible after the reduction.
+MAX_COLUMNS = 1000
+
+NONFINITE_COLOR = "#ff00ff"  # NaN / Inf cells: a colour no colour scale below contains
+NONFINITE_SCALE = [[0.0, NONFINITE_COLOR], [1.0, NONFINITE_COLOR]]
+
+
+
+def _rgb_scale(hex_colors: list[str]) -> list:
+    """An evenly spaced colour scale written with rgb() strings: plotly.js misdraws some hex
+    colours at the ends of a heatmap scale (Inferno's '#000004' comes out pink)."""
+    n = len(hex_colors) - 1
+    return [[i / n, "rgb({}, {}, {})".format(*pc.hex_to_rgb(c))] for i, c in enumerate(hex_colors)]
+
+
+SIGNED_SCALE = "RdBu_r"  # h_t, c_t, values at t: blue negative, white 0, red positive
+LOG_SCALE = _rgb_scale(pc.sequential.Inferno)  # log10 |gradient|: dark = vanished, bright = large
+DERIV_SCALE = _rgb_scale(pc.sequential.Viridis)  # phi'(a_t) on 0..1: dark = kills the gradient
+
+# One palette per gate, 0 -> white, 1 -> the gate's colour; the same colour marks the gate in
+# line plots and eigenvalue plots, so a gate is recognisable everywhere.
+GATE_COLORS = {
+    "i": "#1f77b4",  # input gate
+    "f": "#2ca02c",  # forget gate: the LSTM's gradient highway
+    "g": "#9467bd",  # candidate (tanh)
+    "o": "#ff7f0e",  # output gate
+    "r": "#d62728",  # GRU reset gate
+    "z": "#2ca02c",  # GRU update gate: the GRU's gradient highway
+    "n": "#9467bd",  # GRU candidate (tanh)
+    "a": "#7f7f7f",  # RNN pre-activation
+}
+TANH_GATES = ("g", "n")  # these live in -1..1; the sigmoid gates in 0..1
+
+
+def gate_scale(gate: str) -> list:
+    """Colour scale of one gate: white at its low end, the gate's colour at its high end."""
+    if gate in TANH_GATES:
+        return [[0.0, "#3b3b3b"], [0.5, "#ffffff"], [1.0, GATE_COLORS[gate]]]
+    return [[0.0, "#ffffff"], [1.0, GATE_COLORS[gate]]]
+
+
+def gate_range(gate: str) -> tuple[float, float]:
+    """Fixed colour range of one gate: 0..1 for sigmoid gates, -1..1 for the tanh candidate."""
+    return (-1.0, 1.0) if gate in TANH_GATES else (0.0, 1.0)
+
+
+LINE_COLORS = {
+    "input": "#7f7f7f",
+    "target": "#2ca02c",
+    "output": "#d62728",
+    "hidden_path": "#1f77b4",
+    "cell_path": "#2ca02c",
+    "fit": "#ff7f0e",
+    "jacobian": "#9467bd",
+    "terms": "#1f77b4",
+    "eigen": "#1f77b4",
+    "unit_circle": "#7f7f7f",
+    "bound_circle": "#d62728",
+}
+CURSOR_COLOR = "#00b3b3"  # the time cursor's vertical line on every plot
+
+HEATMAP_HEIGHT = 320  # px: enough rows for H = 256 to stay readable
+LINE_HEIGHT = 280
+MARGIN = dict(l=60, r=20, t=50, b=40)

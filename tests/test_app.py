@@ -1,0 +1,234 @@
+"""The Explore page through Streamlit's AppTest: every widget, every preset, URL round trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from plotly_decode import data_digest, spec
+from streamlit.testing.v1 import AppTest
+
+from dashboard import state as S
+from dashboard.presets import load_presets
+from engine import Config
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+TIMEOUT = 60
+
+
+def app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(query or {})
+    return at.run()
+
+
+def charts(at: AppTest) -> list[dict]:
+    """Decoded Plotly specs of every chart on the page (numpy arrays for typed arrays)."""
+    return [spec(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def digest(at: AppTest) -> list:
+    return [data_digest(s) for s in charts(at)]
+
+
+def titles(at: AppTest) -> list[str]:
+    return [s["layout"]["title"]["text"] for s in charts(at)]
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def test_default_page():
+    at = ok(app())
+    assert at.title[0].value.startswith("Unrolled")
+    names = titles(at)
+    assert any("|dL/dh_t| per unit" in t for t in names) and any("Values at step t" in t for t in names)
+    assert at.query_params["seed"] == "0" and set(S.PARAM) <= set(at.query_params)
+    (eq,) = at.latex
+    assert r"\|h_t\|" in eq.value and r"\delta" in eq.value, "the cell's equations at the cursor"
+
+
+# Per knob: the settings that make it matter, and a new value.
+CONTEXT = {"activation": {}, "forget_bias": {"cell": "lstm"}, "sigma": {"init_hh": "normal"},
+           "sine_period": {"task": "sine"}, "delay": {"task": "recall"},
+           "text": {"task": "sentence"}}
+NEW = {"cell": "gru", "activation": "relu", "hidden_size": 7, "num_layers": 2,
+       "bidirectional": True, "dtype": "float32", "device": "cpu", "init_hh": "orthogonal",
+       "init_ih": "xavier", "sigma": 2.0, "spectral_radius": 1.3, "gain": 0.5,
+       "forget_bias": 2.0, "seed": 3, "task": "adding", "seq_len": 31, "input_size": 3,
+       "batch_size": 2, "sine_period": 7.0, "delay": 5, "text": "to be or not to be", "loss": "last"}
+
+
+def test_every_knob_is_covered():
+    assert set(NEW) == set(S.PARAM)
+
+
+@pytest.mark.parametrize("name", [p.name for p in S.PARAMS])
+def test_every_widget_changes_the_figures(name):
+    query = S.config_to_query(Config(**CONTEXT.get(name, {})))
+    at = ok(app(query))
+    before = digest(at)
+    el = next(w for w in at.sidebar if getattr(w, "key", None) == f"cfg_{name}")
+    assert not el.disabled, f"{name} should apply in context {CONTEXT.get(name)}"
+    el.set_value(NEW[name])
+    ok(at.run())
+    assert at.query_params[name] == S.format_value(S.PARAM[name], NEW[name]), "the URL follows"
+    if name == "device":  # where it runs does not change a single number
+        assert digest(at) == before
+    else:
+        assert digest(at) != before, f"changing {name} must change the plotted data"
+
+
+def test_greyed_out_knobs_do_not_apply():
+    at = ok(app({"cell": "lstm"}))
+    keys = {w.key: w for w in at.sidebar if getattr(w, "key", None)}
+    assert keys["cfg_activation"].disabled and not keys["cfg_forget_bias"].disabled
+
+
+@pytest.mark.parametrize("preset", load_presets(), ids=lambda p: p.id)
+def test_every_preset(preset):
+    at = ok(app())
+    before = digest(at)
+    at.button(key=f"preset_{preset.id}").click()
+    at.run()
+    assert not at.exception
+    assert digest(at) != before
+    config = preset.config
+    for name, value in S.config_values(config).items():
+        assert at.session_state[f"cfg_{name}"] == value
+    assert {k: at.query_params[k] for k in S.PARAM} == S.config_to_query(config)
+    banner = [e.value for e in at.error]
+    if preset.id == "exploding":
+        assert banner and "grad_hidden" in banner[0] and "from step" in banner[0]
+    else:
+        assert not banner
+
+
+def test_url_to_widgets_to_url_round_trip():
+    config = Config(cell="lstm", hidden_size=9, num_layers=2, bidirectional=True, seq_len=40,
+                    batch_size=2, dtype="float32", init_hh="orthogonal", spectral_radius=0.9,
+                    forget_bias=1.5, task="sine", sine_period=9.5, loss="last", seed=42)
+    view = S.View(view="gates", layer=1, direction="reverse", sample=1, t=17)
+    query = S.state_to_query(config, view)
+    at = ok(app(query))
+    for name, value in S.config_values(config).items():
+        assert at.session_state[f"cfg_{name}"] == value, name
+    assert at.session_state["view_tab"] == "Gates" and at.session_state["view_t"] == 17
+    assert dict(at.query_params) == query
+    assert any("Gates" in t and "layer 1" in t and "reverse" in t for t in titles(at))
+
+
+def test_bad_url_values_warn_and_fall_back():
+    at = app({"seq_len": "lots", "cell": "transformer", "colour": "blue", "seed": "7"})
+    assert not at.exception
+    text = " | ".join(w.value for w in at.warning)
+    for piece in ("seq_len", "'lots'", "cell", "'transformer'", "colour", "'blue'"):
+        assert piece in text
+    assert at.session_state["cfg_seq_len"] == 50 and at.session_state["cfg_seed"] == 7
+    assert at.query_params["seq_len"] == "50" and "colour" not in at.query_params
+
+
+def _view_digest(at: AppTest, tab: str) -> list:
+    at.session_state["view_tab"] = S.VIEW_TITLES[tab]
+    return digest(ok(at.run()))
+
+
+@pytest.mark.parametrize("control,value", [("layer", 1), ("direction", "reverse"), ("sample", 1),
+                                            ("t", 3)])
+def test_view_controls_change_the_figures(control, value):
+    at = ok(app(S.config_to_query(Config(num_layers=2, bidirectional=True, batch_size=2,
+                                         seq_len=20))))
+    before = digest(at)
+    el = next(w for w in at.main if getattr(w, "key", None) == f"view_{control}")
+    el.set_value(value)
+    ok(at.run())
+    assert digest(at) != before
+    assert at.query_params[control] == str(value)
+
+
+def test_cursor_survives_a_change_of_T():
+    at = ok(app())
+    assert at.session_state["view_t"] == 49 and "t" not in at.query_params
+    at.sidebar.number_input(key="cfg_seq_len").set_value(80)
+    ok(at.run())
+    assert at.session_state["view_t"] == 79, "a cursor on the last step stays on the last step"
+    at.slider(key="view_t").set_value(10)
+    ok(at.run())
+    at.sidebar.number_input(key="cfg_seq_len").set_value(60)
+    ok(at.run())
+    assert at.session_state["view_t"] == 10 and at.query_params["t"] == "10"
+    at.sidebar.number_input(key="cfg_seq_len").set_value(5)
+    ok(at.run())
+    assert at.session_state["view_t"] == 4, "clamped into the shorter sequence"
+
+
+def test_every_tab_draws_its_own_figures():
+    at = ok(app({"cell": "lstm"}))
+    seen = {}
+    for tab in S.VIEWS:
+        at.session_state["view_tab"] = S.VIEW_TITLES[tab]
+        ok(at.run())
+        seen[tab] = titles(at)
+        assert at.query_params.get("view", S.DEFAULT_VIEW.view) == tab
+    assert any("What goes in" in t for t in seen["signals"])
+    assert any("cell state c_t" in t for t in seen["hidden"])
+    assert any(t.startswith("Gates") for t in seen["gates"])
+    assert any("Spectrum" in t for t in seen["spectrum"])
+    assert not any("Spectrum" in t for t in seen["gates"]), "hidden tabs draw nothing"
+
+
+def test_heavy_views_only_when_asked():
+    at = ok(app({"seq_len": "20"}))
+    assert not any("Influence" in t for t in titles(at))
+    before = digest(at)
+    at.toggle(key="view_influence").set_value(True)
+    ok(at.run())
+    assert any("Influence matrix" in t for t in titles(at)) and at.query_params["influence"] == "true"
+    at.toggle(key="view_jacobian").set_value(True)
+    ok(at.run())
+    norm = next(s for s in charts(at) if "Gradient norm" in s["layout"]["title"]["text"])
+    assert any("Jacobian" in tr["name"] for tr in norm["data"])
+    assert digest(at) != before
+
+
+def test_size_cap_is_explained_not_run():
+    at = app({"seq_len": "5000", "hidden_size": "512", "batch_size": "4"})
+    assert not at.exception and not at.get("plotly_chart")
+    assert "dashboard stops at" in at.error[0].value
+
+
+def test_engine_failure_is_a_message_not_a_traceback(monkeypatch):
+    import dashboard.explore as explore
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated engine failure")
+
+    monkeypatch.setattr(explore, "unroll", broken)
+    at = app({"seed": "918273"})  # a config no other test has cached
+    assert not at.exception
+    assert "could not run" in at.error[0].value and "simulated engine failure" in at.error[0].value
+
+
+def test_a_failing_figure_is_a_message_and_the_rest_still_draws(monkeypatch):
+    import dashboard.figures as figures
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated builder failure")
+
+    monkeypatch.setattr(figures, "weight_terms_figure", broken)
+    at = app()
+    assert not at.exception
+    assert any("simulated builder failure" in e.value for e in at.error)
+    assert any("|dL/dh_t| per unit" in t for t in titles(at)), "the other plots are still there"
+
+
+def test_float32_arrays_reach_the_browser():
+    at = ok(app())
+    raw = at.get("plotly_chart")[0].proto.spec
+    assert '"dtype":"f4"' in raw and '"bdata"' in raw
+    z = next(tr["z"] for tr in charts(at)[0]["data"] if tr["type"] == "heatmap")
+    assert isinstance(z, np.ndarray) and z.dtype == np.float32 and z.shape == (32, 50)

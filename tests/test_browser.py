@@ -1,0 +1,103 @@
+"""The Explore page in a real headless Chromium: controls redraw the charts with new data, presets
+work, no exception element ever appears. Screenshots go to artifacts/ (git-ignored)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from browser_support import (
+    CHROMIUM,
+    HEATMAP_SHAPE_JS,
+    MISSING,
+    ROOT,
+    launch,
+    signature,
+    streamlit_app,
+    wait_settled,
+)
+
+from dashboard.presets import load_presets
+
+ARTIFACTS = ROOT / "artifacts"
+EXCEPTION = '[data-testid="stException"]'
+
+
+@pytest.fixture(scope="module")
+def app():
+    """One server and one browser page for the module (the page is loaded once)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(MISSING, pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_app(log_path=ARTIFACTS / "browser_server.log") as (url, _), \
+            sync_playwright() as pw:
+        browser = launch(pw)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1900})
+        pg.set_default_timeout(60_000)
+        pg.goto(url)
+        pg.wait_for_selector(".js-plotly-plot")
+        wait_settled(pg)
+        yield pg
+        browser.close()
+
+
+def no_exception(page) -> None:
+    assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+
+
+def choose(page, key: str, option: str) -> None:
+    page.locator(f".st-key-{key}").get_by_role("combobox").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_first_load(app):
+    no_exception(app)
+    assert app.locator(".js-plotly-plot").count() >= 3
+    assert "seed=0" in app.url
+    app.screenshot(path=str(ARTIFACTS / "browser_default.png"))
+
+
+def test_activation_redraws(app):
+    before = signature(app)
+    choose(app, "cfg_activation", "relu")
+    wait_settled(app, before)
+    no_exception(app)
+    assert "activation=relu" in app.url
+
+
+def test_sequence_length_redraws_with_new_width(app):
+    before = signature(app)
+    box = app.locator(".st-key-cfg_seq_len input")
+    box.fill("80")
+    box.press("Enter")
+    wait_settled(app, before)
+    no_exception(app)
+    shapes = app.evaluate(HEATMAP_SHAPE_JS)
+    assert shapes and all(s[1] == 80 for s in shapes), shapes
+    assert "seq_len=80" in app.url
+    cursor = app.locator(".st-key-view_t").get_by_role("slider")
+    assert cursor.input_value() == "79", "the cursor stays on the last step"
+
+
+def test_cell_redraws(app):
+    before = signature(app)
+    choose(app, "cfg_cell", "lstm")
+    wait_settled(app, before)
+    no_exception(app)
+    assert "cell=lstm" in app.url
+    assert app.get_by_text("cell path ||dL/dc_t||").count() >= 1, "the LSTM's cell path is drawn"
+    app.screenshot(path=str(ARTIFACTS / "browser_lstm.png"))
+
+
+@pytest.mark.parametrize("preset", load_presets(), ids=lambda p: p.id)
+def test_preset(app, preset):
+    before = signature(app)
+    app.locator(f".st-key-preset_{preset.id}").get_by_role("button", name=preset.title).first.click()
+    wait_settled(app, before)
+    no_exception(app)
+    assert f"seq_len={preset.config.seq_len}" in app.url
+    trouble = app.get_by_text("Numerical trouble").count()
+    assert trouble == (1 if preset.id == "exploding" else 0)
+    app.screenshot(path=str(ARTIFACTS / f"browser_preset_{preset.id}.png"))
