@@ -52,9 +52,8 @@ def init_state() -> None:
 @st.cache_data(max_entries=6, show_spinner="Unrolling the network…")
 def compute(config: Config, influence: bool, jacobian: bool) -> Trace:
     """engine.unroll, cached per (config, heavy views); heavy views only when they are shown."""
-    trace = unroll(config, influence=influence, jacobian=jacobian)
-    trace.adjoints = {}  # per-step BPTT tensors: never drawn here, and they would double the cache
-    return trace
+    # adjoints=False: the per-step BPTT tensors are never drawn here and would double the cache
+    return unroll(config, influence=influence, jacobian=jacobian, adjoints=False)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

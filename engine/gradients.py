@@ -280,6 +280,8 @@ def weight_grad_term_tensors(trace, name: str) -> np.ndarray:
     Memory is T times the weight's size: meant for small models (tests, notebooks).
     """
     adj = trace.adjoints
+    if not adj:
+        raise ValueError("weight_grad_term_tensors: this trace was unrolled with adjoints=False")
     if name.startswith("readout."):
         a, b = adj["d_y"], (adj["top"] if name == "readout.weight" else None)
     else:

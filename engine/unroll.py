@@ -81,12 +81,14 @@ def _as_weight(value) -> torch.Tensor:
 
 
 def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=None,
-           jacobian: bool = True, influence: bool = True) -> Trace:
+           jacobian: bool = True, influence: bool = True, adjoints: bool = True) -> Trace:
     """Unroll the configured model over inputs (T, B, I) and compute the whole Trace.
 
     inputs/targets default to the config's task (series: data for task 'series'); weights default
-    to the config's initialization (a dict with torch.nn names). Numerical blow-up never raises:
-    it is reported in trace.flags.
+    to the config's initialization (a dict with torch.nn names). jacobian / influence switch the
+    two heavy views; adjoints=False drops the per-step dA tensors kept for
+    gradients.weight_grad_term_tensors (a cache of many traces then holds half the memory).
+    Numerical blow-up never raises: it is reported in trace.flags.
     """
     device = resolve_device(config.device)
     x, y = _data(config, inputs, targets, series)
@@ -180,7 +182,7 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
         notes=notes,
         adjoints={"dA_ih": natural(bw["dA_ih"]), "dA_hh": natural(bw["dA_hh"]),
                   "h_prev": natural([v["h_prev"] for v in vals]), "layer_in": layer_in,
-                  "d_y": d_y, "top": top},
+                  "d_y": d_y, "top": top} if adjoints else {},
     )
 
 

@@ -367,3 +367,16 @@ def test_jacobian_norm_exact_beyond_the_block_size(init, act):
         want = np.linalg.norm(M, 2)
         assert math.isclose(tr.jacobian_norm[0, t], want, rel_tol=1e-8), (t, tr.jacobian_norm[0, t], want)
         M = M @ (d[t][:, None] * W)  # dh_t/dh_{t-1} = diag(phi'(a_t)) W_hh
+
+
+def test_adjoints_can_be_dropped():
+    """adjoints=False keeps every drawn quantity but not the per-step dA tensors."""
+    from engine import Config
+
+    cfg = Config(hidden_size=4, seq_len=6)
+    full, lean = unroll(cfg), unroll(cfg, adjoints=False)
+    np.testing.assert_array_equal(lean.grad_hidden, full.grad_hidden)
+    np.testing.assert_array_equal(lean.weight_grad_terms["weight_hh_l0"], full.weight_grad_terms["weight_hh_l0"])
+    assert full.adjoints and not lean.adjoints
+    with pytest.raises(ValueError, match="adjoints=False"):
+        weight_grad_term_tensors(lean, "weight_hh_l0")
