@@ -57,9 +57,10 @@ def compute(config: Config, influence: bool, jacobian: bool) -> Trace:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def spectra(config: Config, influence: bool, jacobian: bool) -> list[dict]:
-    """W_hh's spectrum per layer-direction (an eigendecomposition each): only when shown."""
-    return compute(config, influence, jacobian).spectrum
+def spectra(config: Config, _trace: Trace) -> list[dict]:
+    """W_hh's spectrum per layer-direction (an eigendecomposition each): only when shown.
+    Keyed by the config alone: toggling a heavy view does not redo it."""
+    return _trace.spectrum
 
 
 def page() -> None:
@@ -225,6 +226,6 @@ def _draw(name: str, trace: Trace, where: dict, t: int, view: S.View) -> None:
             _chart(F.influence_figure, trace, cursor=t, key="fig_influence")
     elif name == "spectrum":
         ld = trace.layer_index(where["layer"], where["direction"])
-        trace.spectrum = spectra(trace.config, view.influence, view.jacobian)  # cached, not redone
+        trace.spectrum = spectra(trace.config, trace)  # cached per config, not redone
         st.info(trace.spectrum[ld]["verdict"])
         _chart(F.spectrum_figure, trace, where["layer"], where["direction"], key="fig_spectrum")

@@ -22,6 +22,7 @@ import math
 import numpy as np
 import torch
 
+from .cells import ACTIVATIONS, GATES
 from .scan import linear_scan
 
 _RESCALE = {np.dtype(np.float32): (2.0**-64, 64), np.dtype(np.float64): (2.0**-512, 512)}
@@ -224,8 +225,6 @@ def jacobian_norm(cell: str, vals: dict[str, np.ndarray], w_hh: np.ndarray) -> n
 
 def spectrum(cell: str, activation: str, w_hh: np.ndarray) -> dict:
     """Singular values and eigenvalues of W_hh, spectral radius, and the Pascanu et al. verdict."""
-    from .cells import ACTIVATIONS, GATES
-
     w = w_hh.astype(np.float64)
     H = w.shape[1]
     sv = np.linalg.svd(w, compute_uv=False)

@@ -89,21 +89,16 @@ class Trace:
         if x is None:
             raise ValueError(f"Trace.frame: {name!r} does not exist for cell {self.config.cell!r}")
         D = self.config.num_directions
-        if x.ndim == 3:  # model level: no layer or direction
+        model_level = x.ndim == 3  # (T, B, .): no layer or direction
+        if model_level:
             x = x[None]
-            layer = pd.array([pd.NA] * x.size, dtype="Int64")
-            direction = layer
+        ld, t, sample, unit = (g.reshape(-1) for g in np.indices(x.shape))
+        if model_level:
+            layer = direction = pd.array([pd.NA] * x.size, dtype="Int64")
         else:
-            idx = np.indices(x.shape)[0].reshape(-1)
-            layer = pd.array(idx // D, dtype="Int64")
-            direction = pd.array(idx % D, dtype="Int64")
-        _, T, B, U = x.shape
-        grid = np.indices(x.shape)
-        return pd.DataFrame({
-            "layer": layer, "direction": direction,
-            "t": grid[1].reshape(-1), "sample": grid[2].reshape(-1), "unit": grid[3].reshape(-1),
-            "value": x.reshape(-1),
-        })
+            layer, direction = pd.array(ld // D, dtype="Int64"), pd.array(ld % D, dtype="Int64")
+        return pd.DataFrame({"layer": layer, "direction": direction, "t": t, "sample": sample,
+                             "unit": unit, "value": x.reshape(-1)})
 
     def to_torch(self) -> dict:
         """Equivalent torch.nn modules with these weights: rnn (RNN/LSTM/GRU, or LoopRNN for
