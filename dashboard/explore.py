@@ -7,11 +7,10 @@ import streamlit as st
 from engine import Config, Trace, unroll
 
 from . import equations
+from .charts import draw as _chart
 from . import figures as F
 from . import state as S
 from .widgets import config_ui, presets_ui, set_widgets, view_key
-
-PLOTLY_CONFIG = {"displaylogo": False}
 
 EXPLAIN = {
     "signals": "What the model reads (x_t), what it is asked for (y_t) and what it says (ŷ_t). "
@@ -136,16 +135,6 @@ def _sync_url(config: Config, view: S.View) -> None:
     q = S.state_to_query(config, view)
     if st.query_params.to_dict() != q:
         st.query_params.from_dict(q)
-
-
-def _chart(build, *args, key: str, **kwargs) -> None:
-    """Draw one figure; a failure becomes a message, never a traceback."""
-    try:
-        fig = build(*args, **kwargs)
-    except Exception as e:  # noqa: BLE001 - the page must stay up whatever a builder hits
-        st.error(f"Could not draw this plot ({build.__name__}): {type(e).__name__}: {e}")
-        return
-    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, width="stretch")
 
 
 def _summary(trace: Trace, layer: int, direction: int) -> str:
