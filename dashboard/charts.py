@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from .safe import md
+
 PLOTLY_CONFIG = {"displaylogo": False}
 
 
@@ -16,6 +18,6 @@ def draw(build, *args, key: str, **kwargs) -> None:
     try:
         fig = build(*args, **kwargs)
     except Exception as e:  # noqa: BLE001 - the page must stay up whatever a builder hits
-        st.error(f"Could not draw this plot ({build.__name__}): {type(e).__name__}: {e}")
+        st.error(f"Could not draw this plot ({build.__name__}): {type(e).__name__}: {md(str(e))}")
         return
     st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, width="stretch")

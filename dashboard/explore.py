@@ -8,6 +8,7 @@ from engine import Config, Trace, unroll
 
 from . import equations
 from .charts import draw as _chart
+from .safe import md
 from . import figures as F
 from . import state as S
 from .widgets import config_ui, presets_ui, set_widgets, view_key
@@ -71,7 +72,7 @@ def page() -> None:
 
 
 def _unexpected(e: Exception) -> None:
-    st.error(f"Something went wrong building this page: {type(e).__name__}: {e}. "
+    st.error(f"Something went wrong building this page: {type(e).__name__}: {md(str(e))}. "
              "Try another setting or a preset; the link in the address bar reproduces it.")
 
 
@@ -84,7 +85,7 @@ def _page() -> None:
     if config == st.session_state.get("url_config"):
         warnings = st.session_state.get("url_warnings", []) + warnings
     for w in warnings:
-        st.warning(w, icon=":material/warning:")
+        st.warning(md(w), icon=":material/warning:")
     problem = S.size_problem(config)
     if problem:
         st.error(problem)
@@ -156,7 +157,7 @@ def _main_view(config: Config) -> None:
     try:
         trace = compute(config, bool(ss.get(view_key("influence"))), bool(ss.get(view_key("jacobian"))))
     except Exception as e:  # noqa: BLE001 - the page never shows a traceback
-        st.error(f"The engine could not run this configuration: {type(e).__name__}: {e}")
+        st.error(f"The engine could not run this configuration: {type(e).__name__}: {md(str(e))}")
         return
     T = trace.inputs.shape[0]
     view = _view_controls(config, T)
@@ -186,7 +187,7 @@ def _main_view(config: Config) -> None:
                 lines = equations.cell_equations(trace, t=t, **where)
                 st.latex(r"\begin{gathered}" + r" \\[4pt] ".join(lines) + r"\end{gathered}")
             except Exception as e:  # noqa: BLE001
-                st.error(f"Could not write the equations: {type(e).__name__}: {e}")
+                st.error(f"Could not write the equations: {type(e).__name__}: {md(str(e))}")
         with right:
             _chart(F.vectors_figure, trace, t=t, key="fig_vectors", **where)
 
