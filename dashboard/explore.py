@@ -89,6 +89,7 @@ def _page() -> None:
     problem = S.size_problem(config)
     if problem:
         st.error(problem)
+        _sync_url(config, S.DEFAULT_VIEW)  # the link still says exactly what was asked for
         return
     main_view(config)
 
@@ -158,6 +159,7 @@ def _main_view(config: Config) -> None:
         trace = compute(config, bool(ss.get(view_key("influence"))), bool(ss.get(view_key("jacobian"))))
     except Exception as e:  # noqa: BLE001 - the page never shows a traceback
         st.error(f"The engine could not run this configuration: {type(e).__name__}: {md(str(e))}")
+        _sync_url(config, S.DEFAULT_VIEW)
         return
     T = trace.inputs.shape[0]
     view = _view_controls(config, T)

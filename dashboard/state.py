@@ -225,6 +225,9 @@ def build_config(values: dict) -> tuple[Config, list[str]]:
     default with a warning naming it, and the rest is kept."""
     values = dict(values)
     warnings: list[str] = []
+    if values.get("device") == "cuda" and not cuda_available():
+        warnings.append("device='cuda': no CUDA GPU on this server; using the default 'auto' (CPU)")
+        values["device"] = DEFAULT_CONFIG.device
     for _ in range(len(values) + 1):
         try:
             return Config(**values), warnings
@@ -239,6 +242,13 @@ def build_config(values: dict) -> tuple[Config, list[str]]:
             values[name] = default
     warnings.append("these settings could not be combined; using the default configuration")
     return DEFAULT_CONFIG, warnings
+
+
+def cuda_available() -> bool:
+    """Whether this server has a CUDA GPU (torch is imported by the engine anyway)."""
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def config_values(config: Config) -> dict:
