@@ -137,6 +137,17 @@ def test_config_upload_restores_the_view(app, tmp_path):
     assert query["view"] == "hidden" and query["t"] == "7"
     page.get_by_text("the view it describes is restored").wait_for()
 
+    # downloads work in the browser: the script is built only when clicked (deferred)
+    with page.expect_download() as dl:
+        page.locator(".st-key-export_snippet").get_by_role("button").click()
+    script = open(dl.value.path()).read()
+    assert dl.value.suggested_filename == f"{X.file_stem(config)}.py"
+    compile(script, "script.py", "exec")
+    assert "'cell': 'gru'" in script and "'seq_len': 33" in script
+    with page.expect_download() as dl:
+        page.locator(".st-key-export_config").get_by_role("button").click()
+    assert X.load_config_json(open(dl.value.path(), "rb").read())[0] == config
+
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"format": X.FORMAT, "version": 1, "config": {"cell": "tree"}}))
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
