@@ -519,6 +519,8 @@ def report_html(figures: list[tuple[str, go.Figure]], config: Config, *, view: S
         plots.append(f'<div class="figure"><div id="{div}"></div></div>')
         # "<" only occurs inside JSON strings, where \u003c means the same: no user text (a
         # sentence in a tick label) can close or open a tag inside this <script>
+        # white background: the page gets Streamlit's theme, a handout gets printed
+        fig = go.Figure(fig).update_layout(template="plotly_white")
         fig_json = pio.to_json(fig, validate=False).replace("<", "\\u003c")
         name = json.dumps(f"{file_stem(config)}_{key}").replace("<", "\\u003c")
         scripts.append(f'unrolledPlot("{div}", {fig_json}, {{"displaylogo": false, '

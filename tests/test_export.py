@@ -256,3 +256,25 @@ def test_report_is_self_contained_escaped_and_reproducible():
 def test_view_figures_follow_the_page(view_name, keys):
     trace = unroll(small_config(cell="lstm"))
     assert [k for k, _ in X.view_figures(trace, S.View(view=view_name))] == keys
+
+
+def test_view_figures_are_the_figures_the_page_draws():
+    """The report draws what Explore draws: same builders, same order, same titles, per tab."""
+    from pathlib import Path
+
+    from plotly_decode import spec
+    from streamlit.testing.v1 import AppTest
+
+    config = Config(cell="gru", seq_len=15, hidden_size=6)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"),
+                           default_timeout=60)
+    at.query_params.update(S.config_to_query(config))
+    at.run()
+    trace = unroll(config, influence=False, jacobian=False)
+    for view in S.VIEWS:
+        at.session_state["view_tab"] = S.VIEW_TITLES[view]
+        at.run()
+        assert not at.exception
+        page = [spec(el.proto.spec)["layout"]["title"]["text"] for el in at.get("plotly_chart")]
+        ours = [fig.layout.title.text for _, fig in X.view_figures(trace, S.View(view=view))]
+        assert page == ours, view
