@@ -146,34 +146,25 @@ def _depth(obj, limit: int, level: int = 0) -> None:
 
 def _typed(where: str, p: S.Param, value):
     """A JSON value checked against the dashboard's schema for p; ConfigFileError says why not."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if value is None and p.optional:
         return None
-    bad = ConfigFileError(f"config file: {where}.{p.name} = {_short(value)} is not valid: ")
-    if p.kind == "choice":
-        if isinstance(value, str) and value in p.choices:
-            return value
-        bad.args = (bad.args[0] + f"expected one of {list(p.choices)}",)
-    elif p.kind == "bool":
-        if isinstance(value, bool):
-            return value
-        bad.args = (bad.args[0] + "expected true or false",)
-    elif p.kind == "int":
-        if isinstance(value, int) and not isinstance(value, bool) and p.lo <= value <= p.hi:
-            return value
-        bad.args = (bad.args[0] + f"expected an integer in [{p.lo:g}, {p.hi:g}]",)
-    elif p.kind == "float":
-        if (isinstance(value, (int, float)) and not isinstance(value, bool)
-                and math.isfinite(value) and p.lo <= value <= p.hi):
-            return float(value)
-        bad.args = (bad.args[0] + f"expected a number in [{p.lo:g}, {p.hi:g}]",)
-    elif p.kind == "text":
-        if isinstance(value, str) and value.split() and len(value) <= p.hi:
-            return value
-        bad.args = (bad.args[0] + f"expected text with at least one word, at most {p.hi:g} "
-                    "characters",)
-    if p.optional:
-        bad.args = (bad.args[0] + " (or null)",)
-    raise bad
+    if p.kind == "choice" and isinstance(value, str) and value in p.choices:
+        return value
+    if p.kind == "bool" and isinstance(value, bool):
+        return value
+    if p.kind == "int" and number and isinstance(value, int) and p.lo <= value <= p.hi:
+        return value
+    if p.kind == "float" and number and math.isfinite(value) and p.lo <= value <= p.hi:
+        return float(value)  # JSON writes 2.0 as 2: the widget wants a float
+    if p.kind == "text" and isinstance(value, str) and value.split() and len(value) <= p.hi:
+        return value
+    bounds = f"[{p.lo:g}, {p.hi:g}]" if p.lo is not None else ""
+    expected = {"choice": f"one of {list(p.choices)}", "bool": "true or false",
+                "int": f"an integer in {bounds}", "float": f"a number in {bounds}",
+                "text": f"text with at least one word, at most {p.hi or 0:g} characters"}[p.kind]
+    raise ConfigFileError(f"config file: {where}.{p.name} = {_short(value)} is not valid: "
+                          f"expected {expected}" + (" (or null)" if p.optional else ""))
 
 
 def _short(value) -> str:
