@@ -11,15 +11,17 @@ import sys
 import streamlit as st
 
 try:
-    from dashboard import explore
+    from dashboard import explore, present_ui
 except ImportError:  # no editable install: Streamlit puts only dashboard/ on sys.path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from dashboard import explore
+    from dashboard import explore, present_ui
 
 
 def run() -> None:
     """Set up the page and run the selected one."""
-    st.set_page_config(page_title="Unrolled", page_icon="🔁", layout="wide")
+    st.set_page_config(page_title="Unrolled", page_icon="🔁", layout="wide",
+                       initial_sidebar_state=present_ui.sidebar_state())
+    present_ui.toggle()  # on every page; `present=1` in the URL turns it on
     pages = [st.Page(explore.page, title="Explore", icon="🔎", url_path="explore", default=True)]
     st.navigation(pages).run()
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from engine import Config, Trace, unroll
 
-from . import equations
+from . import equations, export_ui, present_ui
 from .charts import draw as _chart
 from .safe import md
 from . import figures as F
@@ -129,7 +129,7 @@ def _view_controls(config: Config, T: int) -> S.View:
     return S.View(view=tab, layer=ss[view_key("layer")], direction=ss[view_key("direction")],
                   sample=ss[view_key("sample")], t=None if t == T - 1 else t,
                   influence=bool(ss.get(view_key("influence"))),
-                  jacobian=bool(ss.get(view_key("jacobian"))))
+                  jacobian=bool(ss.get(view_key("jacobian"))), present=present_ui.presenting())
 
 
 def _sync_url(config: Config, view: S.View) -> None:
@@ -155,6 +155,7 @@ def main_view(config: Config) -> None:
 
 def _main_view(config: Config) -> None:
     ss = st.session_state
+    export_ui.rerun_if_restored()
     try:
         trace = compute(config, bool(ss.get(view_key("influence"))), bool(ss.get(view_key("jacobian"))))
     except Exception as e:  # noqa: BLE001 - the page never shows a traceback
@@ -183,7 +184,7 @@ def _main_view(config: Config) -> None:
             st.caption(EXPLAIN[name])
             _draw(name, trace, where, t, view)
     with st.expander(f"Step t = {t}: the cell's equations with the numbers at t", expanded=True):
-        left, right = st.columns([3, 2])
+        left, right = present_ui.chart_columns([3, 2])
         with left:
             try:  # one KaTeX element: cheaper to redraw than one per line
                 lines = equations.cell_equations(trace, t=t, **where)
@@ -192,6 +193,7 @@ def _main_view(config: Config) -> None:
                 st.error(f"Could not write the equations: {type(e).__name__}: {md(str(e))}")
         with right:
             _chart(F.vectors_figure, trace, t=t, key="fig_vectors", **where)
+    export_ui.export_section(trace, view, EXPLAIN)
 
 
 def _draw(name: str, trace: Trace, where: dict, t: int, view: S.View) -> None:

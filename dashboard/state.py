@@ -124,6 +124,9 @@ VIEW_PARAMS: tuple[Param, ...] = (
           "(costly for large T and H: then a labelled subsample of rows).", "bool"),
     Param("jacobian", "view", "Jacobian norms", "Compute the spectral norm of dh_T/dh_t "
           "(costs T*H^3: skipped for large H).", "bool"),
+    Param("present", "view", "Presentation mode", "For projectors: larger fonts and lines, the "
+          "sidebar collapsed, one chart per row, colour scales that stay readable for "
+          "colour-blind viewers.", "bool"),
 )
 VIEW_PARAM = {p.name: p for p in VIEW_PARAMS}
 
@@ -150,6 +153,7 @@ class View:
     t: int | None = None  # None: the last step, where the loss of mode 'last' sits
     influence: bool = False  # heavy views are off until asked for
     jacobian: bool = False
+    present: bool = False  # presentation mode: how things are drawn, never what is computed
 
     def cursor(self, seq_len: int) -> int:
         """The step the cursor marks, inside 0..T-1."""

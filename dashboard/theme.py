@@ -74,3 +74,28 @@ CURSOR_COLOR = "#00b3b3"  # the time cursor's vertical line on every plot
 HEATMAP_HEIGHT = 320  # px: enough rows for H = 256 to stay readable
 LINE_HEIGHT = 280
 MARGIN = dict(l=60, r=20, t=50, b=40)
+
+# ---- presentation mode (projectors): see dashboard/present.py -------------------------------
+# Projectors wash out dark ends and thin lines, and about one viewer in twelve has a colour-vision
+# deficiency: bigger text, thicker lines, and scales that stay ordered for every viewer.
+PRESENT_FONT = 18  # px: axis labels, ticks, legends
+PRESENT_TITLE_FONT = 24  # px: figure titles
+PRESENT_LINE_SCALE = 1.75  # line widths are multiplied by this...
+PRESENT_MIN_LINE = 3.0  # ...and never thinner than this (px)
+PRESENT_HEIGHT_SCALE = 1.3  # figures grow with their text
+PRESENT_PAGE_FONT = 20  # px: the page's root font size (Streamlit sizes its text in rem)
+# Cividis (Nuñez et al. 2018) was built to read the same with deuteranopia and protanopia and rises
+# monotonically in lightness: it replaces Inferno (log |gradient|) and Viridis (phi').
+PRESENT_SEQUENTIAL = _rgb_scale(pc.sequential.Cividis)
+# Purple-orange (ColorBrewer PuOr, marked colour-blind safe) replaces red-blue for signed values.
+PRESENT_DIVERGING = [[round(1 - p, 6), c] for p, c in reversed(pc.make_colorscale(pc.diverging.PuOr))]
+# Okabe & Ito's palette for line and gate colours: distinguishable with any common deficiency.
+PRESENT_COLORS = {
+    "#1f77b4": "#0072b2",  # blue
+    "#2ca02c": "#009e73",  # bluish green
+    "#d62728": "#d55e00",  # vermillion
+    "#ff7f0e": "#e69f00",  # orange
+    "#9467bd": "#cc79a7",  # reddish purple
+    "#7f7f7f": "#000000",  # grey -> black: grey lines vanish on a projector
+    "#444444": "#000000",
+}

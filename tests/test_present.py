@@ -1,0 +1,156 @@
+"""Presentation mode: the pure restyling of figures, and the page with `present=1` in the URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import plotly.colors as pc
+import pytest
+from conftest import small_config
+from plotly_decode import spec
+from streamlit.testing.v1 import AppTest
+
+from dashboard import export as X
+from dashboard import present as P
+from dashboard import state as S
+from dashboard import theme
+from engine import unroll
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def traces():
+    """An LSTM (gates, cell path) and a plain RNN (phi')."""
+    return {cell: unroll(small_config(cell=cell, seq_len=12)) for cell in ("lstm", "rnn")}
+
+
+def _all(traces):
+    """Every figure of every view, freshly built: name -> figure."""
+    return {f"{cell}-{key}": fig for cell, trace in traces.items() for view in S.VIEWS
+            for key, fig in X.view_figures(trace, S.View(view=view))}
+
+
+def _scale(tr) -> list:
+    return [c.replace(" ", "") for _, c in tr.colorscale]
+
+
+def _same(a, b) -> bool:
+    try:
+        return np.array_equal(np.asarray(a, float), np.asarray(b, float), equal_nan=True)
+    except (TypeError, ValueError):  # labels, not numbers
+        return a == b
+
+
+def test_every_figure_gets_larger_text_thicker_lines_and_keeps_its_data(traces):
+    for name, fig in _all(traces).items():
+        before = spec(fig)
+        after = spec(P.style_for_presentation(fig))
+        assert after["layout"]["font"]["size"] == theme.PRESENT_FONT > 12, name
+        assert after["layout"]["title"]["font"]["size"] == theme.PRESENT_TITLE_FONT > 15, name
+        assert after["layout"]["height"] > before["layout"]["height"], name
+        for tb, ta in zip(before["data"], after["data"], strict=True):
+            for axis in ("x", "y", "z"):  # the numbers drawn never change
+                if axis in tb:
+                    assert _same(tb[axis], ta[axis]), (name, axis)
+            if ta["type"] == "scatter" and "lines" in ta.get("mode", "lines"):
+                assert ta["line"]["width"] >= theme.PRESENT_MIN_LINE, name
+        axes = [v for k, v in after["layout"].items() if k.startswith(("xaxis", "yaxis"))]
+        assert axes and all(a["tickfont"]["size"] == theme.PRESENT_FONT for a in axes), name
+
+
+def test_colour_scales_are_replaced_by_colour_blind_safe_ones(traces):
+    figures = _all(traces)
+    cividis = [c.replace(" ", "") for _, c in theme.PRESENT_SEQUENTIAL]
+    puor = [c.replace(" ", "") for _, c in theme.PRESENT_DIVERGING]
+    grad = P.style_for_presentation(figures["rnn-grad"])
+    assert _scale(grad.data[0]) == cividis, "log |dL/dh_t|: Inferno -> Cividis"
+    hidden = P.style_for_presentation(figures["rnn-hidden"])
+    assert _scale(hidden.data[0]) == puor, "signed h_t: red-blue -> purple-orange"
+    deriv = P.style_for_presentation(figures["rnn-gates"])
+    assert _scale(deriv.data[0]) == cividis, "phi'(a_t): Viridis -> Cividis"
+    gates = P.style_for_presentation(figures["lstm-gates"])
+    forget = next(tr for tr in gates.data if tr.type == "heatmap" and tr.name == "f")
+    assert _scale(forget)[-1] == theme.PRESENT_COLORS[theme.GATE_COLORS["f"]], "Okabe-Ito gates"
+    norm = P.style_for_presentation(figures["lstm-grad_norm"])
+    colours = {tr.line.color for tr in norm.data}
+    assert theme.LINE_COLORS["hidden_path"] not in colours
+    assert theme.PRESENT_COLORS[theme.LINE_COLORS["hidden_path"]] in colours
+
+
+def _luminance(rgb: str) -> float:
+    r, g, b = (c / 255 for c in pc.unlabel_rgb(rgb))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_presentation_scales_read_without_hue():
+    """Ordered by lightness alone, so a viewer who cannot tell hues apart still reads them:
+    the sequential scale brightens monotonically, the diverging one is lightest at 0."""
+    seq = [_luminance(c) for _, c in theme.PRESENT_SEQUENTIAL]
+    assert all(b > a for a, b in zip(seq, seq[1:])) and seq[-1] - seq[0] > 0.6
+    div = [_luminance(c) for _, c in theme.PRESENT_DIVERGING]
+    mid = len(div) // 2
+    assert all(b > a for a, b in zip(div[:mid + 1], div[1:mid + 1]))
+    assert all(b < a for a, b in zip(div[mid:], div[mid + 1:]))
+
+
+# ---------------------------------------------------------------- the page (AppTest)
+
+
+def _app(monkeypatch, query: dict) -> tuple[AppTest, list]:
+    """Run the app; also record st.set_page_config's sidebar state (AppTest does not keep it)."""
+    import streamlit as st
+
+    calls: list = []
+    real = st.set_page_config
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("initial_sidebar_state"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(st, "set_page_config", spy)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at, calls
+
+
+def _fonts(at: AppTest) -> list:
+    return [spec(el.proto.spec)["layout"].get("font", {}).get("size")
+            for el in at.get("plotly_chart")]
+
+
+def test_present_in_the_url_changes_the_layout_and_round_trips(monkeypatch):
+    at, calls = _app(monkeypatch, {"present": "1", "seq_len": "20"})
+    assert calls[-1] == "collapsed", "the sidebar starts collapsed"
+    assert at.toggle(key="view_present").value is True
+    assert at.query_params["present"] == "true", "the URL keeps it (and is a complete link)"
+    assert set(_fonts(at)) == {theme.PRESENT_FONT}, "every chart is restyled"
+    assert any("font-size: 20px" in el.proto.body for el in at.get("html")), "larger page text"
+    stacked = len(at.columns)
+
+    at.toggle(key="view_present").set_value(False)
+    at.run()
+    assert not at.exception
+    assert "present" not in at.query_params
+    assert calls[-1] == "auto"
+    assert theme.PRESENT_FONT not in _fonts(at)
+    assert not any("font-size" in el.proto.body for el in at.get("html"))
+    assert len(at.columns) == stacked + 2, "off: the equations and their chart sit side by side"
+
+
+def test_bad_present_value_warns_and_is_off(monkeypatch):
+    at, calls = _app(monkeypatch, {"present": "maybe"})
+    assert calls[-1] == "auto" and at.toggle(key="view_present").value is False
+    assert any("present" in w.value and "'maybe'" in w.value for w in at.warning)
+    assert "present" not in at.query_params
+
+
+def test_presentation_survives_a_preset(monkeypatch):
+    at, _ = _app(monkeypatch, {"present": "true"})
+    at.button(key="preset_vanishing").click()
+    at.run()
+    assert not at.exception
+    assert at.query_params["present"] == "true" and set(_fonts(at)) == {theme.PRESENT_FONT}
