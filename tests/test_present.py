@@ -8,6 +8,7 @@ import numpy as np
 import plotly.colors as pc
 import pytest
 from conftest import small_config
+from markdown_text import plain
 from plotly_decode import spec
 from streamlit.testing.v1 import AppTest
 
@@ -144,7 +145,7 @@ def test_present_in_the_url_changes_the_layout_and_round_trips(monkeypatch):
 def test_bad_present_value_warns_and_is_off(monkeypatch):
     at, calls = _app(monkeypatch, {"present": "maybe"})
     assert calls[-1] == "auto" and at.toggle(key="view_present").value is False
-    assert any("present" in w.value and "'maybe'" in w.value for w in at.warning)
+    assert any("present" in plain(w.value) and "'maybe'" in plain(w.value) for w in at.warning)
     assert "present" not in at.query_params
 
 
