@@ -7,6 +7,7 @@ import streamlit as st
 from engine import Config, Trace, unroll
 
 from . import equations
+from .animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from .charts import draw as _chart
 from . import figures as F
 from . import state as S
@@ -34,6 +35,9 @@ EXPLAIN = {
                 "gamma = max |phi'|, all singular values below 1/gamma guarantee vanishing "
                 "gradients (Pascanu et al. 2013); a singular value above 1/gamma is needed "
                 "(not enough) for them to explode. For LSTM and GRU each gate block is shown.",
+    "animate": "Press Play: the cursor walks the forward pass (h_t appears, t = 0..T-1), then the "
+               "backward pass (dL/dh_t arrives step by step, T-1..0). It runs in the browser: "
+               "nothing is recomputed per frame.",
 }
 
 
@@ -218,3 +222,8 @@ def _draw(name: str, trace: Trace, where: dict, t: int, view: S.View) -> None:
         trace.spectrum = spectra(trace.config, trace)  # cached per config, not redone
         st.info(trace.spectrum[ld]["verdict"])
         _chart(F.spectrum_figure, trace, where["layer"], where["direction"], key="fig_spectrum")
+    elif name == "animate":
+        speed = st.select_slider("Speed (steps per second)", SPEEDS, value=DEFAULT_SPEED,
+                                 key=view_key("speed"))
+        _chart(animation_figure, [("", trace)], frame_ms=int(1000 / speed), key="fig_anim",
+               **where)
