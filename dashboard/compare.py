@@ -67,7 +67,8 @@ def set_widgets(a: Config, b: Config, view: CS.CompareView) -> None:
 
 
 def init_state() -> None:
-    """First run: the URL fills the widgets. After a visit to another page (which drops these
+    """First run: the URL fills the widgets (a link without a.* / b.* coming from Explore starts
+    with A = B = Explore's configuration). After a visit to another page (which drops these
     widgets' state) the last A, B and view are put back."""
     ss = st.session_state
     if ss.get("_cmp_ready") and all(k in ss for k in _widget_keys()):
@@ -75,7 +76,10 @@ def init_state() -> None:
     if ss.get("_cmp_last"):
         set_widgets(*ss["_cmp_last"])
         return
-    a, b, view, warnings = CS.compare_from_query(st.query_params.to_dict())
+    query = st.query_params.to_dict()
+    if not any(k.startswith(("a.", "b.")) for k in query) and ss.get("_explore_last"):
+        query = CS.compare_to_query(ss["_explore_last"][0], ss["_explore_last"][0])
+    a, b, view, warnings = CS.compare_from_query(query)
     set_widgets(a, b, view)
     ss["cmp_url_warnings"] = warnings
     ss["cmp_url_configs"] = (a, b)

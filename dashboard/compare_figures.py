@@ -151,6 +151,16 @@ def _pow10(log10: float) -> str:
     return f"{10 ** (log10 - e):.2f}e{e}"
 
 
+def _half_life(fit: dict) -> str:
+    """The fitted half-life, or why there is none (growth, or no exponential trend to fit)."""
+    rate, r2 = fit.get("rate", math.nan), fit.get("r2", math.nan)
+    if not math.isfinite(rate):
+        return "–"
+    if r2 < 0.5:
+        return "no clear trend"
+    return "grows" if rate > 1 else _num(fit.get("half_life", math.nan))
+
+
 def summary_row(trace: Trace, where: dict) -> dict[str, str]:
     """The Compare page's numbers for one side (all as display strings)."""
     c = trace.config
@@ -172,7 +182,7 @@ def summary_row(trace: Trace, where: dict) -> dict[str, str]:
         "spectral radius of W_hh": _num(sp["spectral_radius"]),
         "largest singular value s vs 1/gamma": versus,
         "fitted decay rate per step": _num(rate),
-        "half-life (steps)": _num(fit.get("half_life", math.nan)) if rate <= 1 else "grows",
+        "half-life (steps)": _half_life(fit),
         "fit r²": _num(fit.get("r2", math.nan)),
         "||dL/dh_0|| / ||dL/dh_T||": _pow10(rel),
         "saturated fraction": f"{sat:.1%} ({what})",

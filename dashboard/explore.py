@@ -11,7 +11,7 @@ from .animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from .charts import draw as _chart
 from . import figures as F
 from . import state as S
-from .widgets import config_ui, presets_ui, set_widgets, view_key
+from .widgets import config_ui, key, presets_ui, set_widgets, view_key
 
 EXPLAIN = {
     "signals": "What the model reads (x_t), what it is asked for (y_t) and what it says (ŷ_t). "
@@ -43,13 +43,21 @@ EXPLAIN = {
 
 def init_state() -> None:
     """On a session's first run, fill the widgets from the URL (warnings kept for display)."""
-    if st.session_state.get("_ready"):
+    if st.session_state.get("_ready") and widgets_present():
+        return
+    if st.session_state.get("_explore_last"):  # back from another page: it dropped our widgets
+        set_widgets(*st.session_state["_explore_last"])
         return
     config, view, warnings = S.state_from_query(st.query_params.to_dict())
     set_widgets(config, view)
     st.session_state["url_warnings"] = warnings
     st.session_state["url_config"] = config
     st.session_state["_ready"] = True
+
+
+def widgets_present() -> bool:
+    """False after a visit to another page: Streamlit drops the state of widgets not drawn."""
+    return all(key(p.name) in st.session_state for p in S.PARAMS)
 
 
 @st.cache_data(max_entries=6, show_spinner="Unrolling the network…")
@@ -165,6 +173,7 @@ def _main_view(config: Config) -> None:
     T = trace.inputs.shape[0]
     view = _view_controls(config, T)
     _sync_url(config, view)
+    st.session_state["_explore_last"] = (config, view)  # restored after a visit to another page
     flags = F.flag_lines(trace)
     if flags:
         st.error("**Numerical trouble** (non-finite cells are drawn in magenta): "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from plotly_decode import data_digest, spec
@@ -254,3 +256,21 @@ def test_ratio_is_exact_where_floats_underflow(preset_traces):
     r = CF.log10_ratio(a, b, where)
     np.testing.assert_allclose(r, b.grad_hidden_log10[0, :, 0] - a.grad_hidden_log10[0, :, 0])
     assert r[0] - r[-1] > 30, "B keeps its gradient, A's is 1e-40 of its size by t = 0"
+
+
+# ---------------------------------------------------------------------------------------------
+# The Explore page's Animate tab
+# ---------------------------------------------------------------------------------------------
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+
+
+def test_explore_has_the_animate_tab():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"view": "animate", "seq_len": "12", "cell": "lstm"})
+    ok(at.run())
+    fig = charts(at)["fig_anim"]
+    assert [fr["name"] for fr in fig["frames"]][:2] == ["f0", "f1"] and len(fig["frames"]) == 24
+    assert heatmap(fig, "h_t")["z"].shape == (32, 12)
+    assert at.query_params["view"] == "animate"
+
