@@ -2,7 +2,7 @@
 (t = 0..T-1: h_t appears step by step) and back through the backward pass (t = T-1..0: dL/dh_t
 arrives step by step). Pure function, no Streamlit.
 
-The heatmaps are sent once; a frame only moves shapes (a grey cover over what is not computed yet
+The heatmaps are sent once (reduced to what the cursor can visit); a frame only moves shapes (a grey cover over what is not computed yet
 and the cursor line) so playing it runs in the browser, never the engine, and each
 frame is a few hundred bytes. Long sequences are walked with a stride, and the title says so.
 """
@@ -22,6 +22,11 @@ from . import theme
 from .compare_figures import shared_state_range
 
 MAX_STEPS = 100  # cursor positions per pass: 200 frames in all, whatever T is
+# A frame moves shapes, and plotly.js then redraws the whole figure, heatmaps included: its cost
+# grows with the cells drawn. The cursor visits at most MAX_STEPS columns, and 128 rows fill the
+# plot's height, so the animation draws heatmaps reduced to these (max |value| kept, labelled).
+MAX_COLUMNS = 2 * MAX_STEPS
+MAX_ROWS = 128
 SPEEDS = (2, 5, 10, 20, 40)  # steps per second offered by the pages
 DEFAULT_SPEED = 10
 COVER_COLOR = "rgba(235, 235, 235, 0.92)"  # "not computed yet": the page's background, nearly opaque
@@ -67,6 +72,20 @@ def _shapes(refs: list[tuple[str, str]], rows: int, phase: str, t: int, T: int) 
     return out
 
 
+def reduce(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """(H, T) -> at most MAX_ROWS x MAX_COLUMNS, keeping the value of largest |.| in each block;
+    returns (pooled, first step of each column, first unit of each row, steps per column,
+    units per row)."""
+    zt, x, kt = F.pool_time(z, MAX_COLUMNS)  # (H, T')
+    zu, y, ku = F.pool_time(np.ascontiguousarray(zt.T), MAX_ROWS)  # (T', H')
+    return np.ascontiguousarray(zu.T), x, y, kt, ku
+
+
+def _reduced_note(kt: int, ku: int) -> str:
+    parts = [f"{k} {what}" for k, what in ((kt, "steps"), (ku, "units")) if k > 1]
+    return f"<br>drawn reduced: max |value| of every {' x '.join(parts)}" if parts else ""
+
+
 def _title(k: int, T: int) -> str:
     stride = f" · one frame every {k} steps (T = {T})" if k > 1 else ""
     return (f"Play: → the forward pass computes h_t, ← the backward pass brings dL/dh_t back"
@@ -91,6 +110,7 @@ def animation_figure(sides: list[tuple[str, Trace]], layer: int = 0, direction: 
                         horizontal_spacing=0.06, subplot_titles=titles)
     hmin, hmax = shared_state_range(traces, "hidden", where)
     glo, ghi = theme.LOG10_RANGE
+    pooled = (1, 1)  # the largest (steps, units) reduction of any heatmap
     for c, tr in enumerate(traces, start=1):
         ld = tr.layer_index(layer, direction)
         h = tr.hidden[ld, :, sample, :].T  # (H, T)
@@ -100,11 +120,12 @@ def animation_figure(sides: list[tuple[str, Trace]], layer: int = 0, direction: 
                 (h, dict(colorscale=theme.SIGNED_SCALE, zmin=hmin, zmax=hmax, name="h_t")),
                 (g, dict(colorscale=theme.LOG_SCALE, zmin=glo, zmax=ghi, log=True,
                          name="log10|dL/dh|", hover="%{z:.2f}"))], start=1):
-            zp, x, _ = F.pool_time(z)
+            zp, x, y, kt, ku = reduce(z)
+            pooled = max(pooled[0], kt), max(pooled[1], ku)
             dom = fig.get_subplot(r, c).yaxis.domain
             bar = (F.log_colorbar("|dL/dh_t|") if r == 2 else dict(title="h_t"))
             bar.update(y=(dom[0] + dom[1]) / 2, len=dom[1] - dom[0], yanchor="middle", thickness=12)
-            for hm in F.heatmap_traces(zp, x, colorbar=bar, **kw):
+            for hm in F.heatmap_traces(zp, x, y=y, colorbar=bar, **kw):
                 hm.showscale = last and hm.showscale is not False
                 fig.add_trace(hm, row=r, col=c)
             fig.update_yaxes(title_text="unit" if c == 1 else None, row=r, col=c)
@@ -116,8 +137,8 @@ def animation_figure(sides: list[tuple[str, Trace]], layer: int = 0, direction: 
             refs.append((sp.xaxis.plotly_name.replace("axis", ""), sp.yaxis.plotly_name.replace("axis", "")))
     plan = frame_plan(T, max_steps)
     _, k = frame_steps(T, max_steps)
-    # A frame moves shapes only: with redraw=False plotly.js restyles them without touching
-    # the heatmaps (a layout title would not be redrawn, so the slider names the step instead).
+    # A frame moves shapes only: nothing is resent, and the title is not redrawn by a frame
+    # (so the slider names the step instead).
     fig.frames = [go.Frame(name=_frame_name(ph, t), group=ph,
                            layout=dict(shapes=_shapes(refs, 2, ph, t, T))) for ph, t in plan]
     play = dict(frame=dict(duration=int(frame_ms), redraw=False), transition=dict(duration=0),
@@ -141,7 +162,7 @@ def animation_figure(sides: list[tuple[str, Trace]], layer: int = 0, direction: 
                                         dict(mode="immediate", frame=dict(duration=0, redraw=False),
                                              transition=dict(duration=0))])
                              for ph, t in plan])])
-    F._layout(fig, _title(k, T), 2 * theme.HEATMAP_HEIGHT + 80)
+    F._layout(fig, _title(k, T) + _reduced_note(*pooled), 2 * theme.HEATMAP_HEIGHT + 80)
     fig.update_layout(margin={**theme.MARGIN, "b": 110})
     return fig
 

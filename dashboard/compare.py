@@ -101,6 +101,13 @@ def compute(config: Config, data: Config) -> Trace:
     return unroll(config, inputs=x, targets=y, influence=False, jacobian=False, adjoints=False)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def spectra(config: Config, _trace: Trace) -> list[dict]:
+    """W_hh's spectrum per layer-direction (an eigendecomposition each), keyed by the config
+    alone: W_hh depends on nothing else, and moving the cursor must not redo it."""
+    return _trace.spectrum
+
+
 # ---------------------------------------------------------------------------------------------
 # Widgets
 # ---------------------------------------------------------------------------------------------
@@ -310,6 +317,7 @@ def _main_view(a: Config, b: Config) -> None:
                  sample=view.sample)
     t = view.cursor(T)
     try:
+        ta.spectrum, tb.spectrum = spectra(a, ta), spectra(b, tb)
         st.dataframe(CF.summary_table(ta, tb, where), key="cmp_summary", width="stretch")
     except Exception as e:  # noqa: BLE001
         st.error(f"Could not build the summary table: {type(e).__name__}: {e}")

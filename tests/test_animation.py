@@ -101,3 +101,15 @@ def test_bad_input_is_a_clear_error(pair):
         animation_figure([("A", pair[0]), ("B", short)])
     with pytest.raises(ValueError, match="one or two"):
         animation_figure([])
+
+
+def test_big_heatmaps_are_reduced_for_the_animation_and_say_so():
+    tr = unroll(Config(seq_len=450, hidden_size=200), influence=False, jacobian=False)
+    s = spec(animation_figure([("", tr)]))
+    h = next(t for t in s["data"] if t["type"] == "heatmap" and t["name"] == "h_t")
+    assert h["z"].shape == (100, 150), "units pooled by 2, steps by 3"
+    assert h["x"][:2].tolist() == [0, 3] and h["y"][:2].tolist() == [0, 2]
+    z = tr.hidden[0, :, 0, :].T  # (200, 450)
+    block = z[:2, :3]
+    assert h["z"][0, 0] == np.float32(block.flat[np.abs(block).argmax()]), "max |value| kept"
+    assert "max |value| of every 3 steps x 2 units" in s["layout"]["title"]["text"]
