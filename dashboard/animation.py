@@ -53,10 +53,11 @@ def _frame_name(phase: str, t: int) -> str:
     return f"{phase[0]}{t}"
 
 
-def _shapes(refs: list[tuple[str, str]], rows: int, phase: str, t: int, T: int) -> list[dict]:
+def _shapes(refs: list[tuple[str, str]], rows: int, phase: str, t: int,
+            span: tuple[float, float]) -> list[dict]:
     """The cover and the cursor of every subplot at (phase, t). refs: (xref, yref) per subplot,
-    row-major; row 0 holds h_t, row 1 dL/dh_t."""
-    lo, hi = -0.5, T - 0.5
+    row-major; row 0 holds h_t, row 1 dL/dh_t; span: the heatmaps' x extent."""
+    lo, hi = span
     out = []
     for i, (xr, yr) in enumerate(refs):
         row = i // (len(refs) // rows)
@@ -111,6 +112,7 @@ def animation_figure(sides: list[tuple[str, Trace]], layer: int = 0, direction: 
     hmin, hmax = shared_state_range(traces, "hidden", where)
     glo, ghi = theme.LOG10_RANGE
     pooled = (1, 1)  # the largest (steps, units) reduction of any heatmap
+    span = (-0.5, T - 0.5)  # x extent of the heatmaps' cells (wider when columns are pooled)
     for c, tr in enumerate(traces, start=1):
         ld = tr.layer_index(layer, direction)
         h = tr.hidden[ld, :, sample, :].T  # (H, T)
@@ -122,6 +124,7 @@ def animation_figure(sides: list[tuple[str, Trace]], layer: int = 0, direction: 
                          name="log10|dL/dh|", hover="%{z:.2f}"))], start=1):
             zp, x, y, kt, ku = reduce(z)
             pooled = max(pooled[0], kt), max(pooled[1], ku)
+            span = min(span[0], x[0] - kt / 2), max(span[1], x[-1] + kt / 2)
             dom = fig.get_subplot(r, c).yaxis.domain
             bar = (F.log_colorbar("|dL/dh_t|") if r == 2 else dict(title="h_t"))
             bar.update(y=(dom[0] + dom[1]) / 2, len=dom[1] - dom[0], yanchor="middle", thickness=12)
@@ -140,11 +143,11 @@ def animation_figure(sides: list[tuple[str, Trace]], layer: int = 0, direction: 
     # A frame moves shapes only: nothing is resent, and the title is not redrawn by a frame
     # (so the slider names the step instead).
     fig.frames = [go.Frame(name=_frame_name(ph, t), group=ph,
-                           layout=dict(shapes=_shapes(refs, 2, ph, t, T))) for ph, t in plan]
+                           layout=dict(shapes=_shapes(refs, 2, ph, t, span))) for ph, t in plan]
     play = dict(frame=dict(duration=int(frame_ms), redraw=False), transition=dict(duration=0),
                 mode="immediate")
     fig.update_layout(
-        shapes=_shapes(refs, 2, *plan[0], T),
+        shapes=_shapes(refs, 2, *plan[0], span),
         updatemenus=[dict(type="buttons", direction="left", x=0.0, xanchor="left", y=-0.12,
                           yanchor="top", showactive=False, pad=dict(t=0, r=6), buttons=[
                               dict(label="▶ Play", method="animate",
@@ -162,7 +165,8 @@ def animation_figure(sides: list[tuple[str, Trace]], layer: int = 0, direction: 
                                         dict(mode="immediate", frame=dict(duration=0, redraw=False),
                                              transition=dict(duration=0))])
                              for ph, t in plan])])
-    F._layout(fig, _title(k, T) + _reduced_note(*pooled), 2 * theme.HEATMAP_HEIGHT + 80)
-    fig.update_layout(margin={**theme.MARGIN, "b": 110})
+    note = _reduced_note(*pooled)
+    F._layout(fig, _title(k, T) + note, 2 * theme.HEATMAP_HEIGHT + 80, top=115 if note else None)
+    fig.update_layout(margin=dict(b=110))  # room for the buttons and the slider
     return fig
 
