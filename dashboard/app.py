@@ -11,10 +11,10 @@ import sys
 import streamlit as st
 
 try:
-    from dashboard import explore, present_ui
+    from dashboard import compare, explore, present_ui
 except ImportError:  # no editable install: Streamlit puts only dashboard/ on sys.path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from dashboard import explore, present_ui
+    from dashboard import compare, explore, present_ui
 
 
 def run() -> None:
@@ -22,7 +22,8 @@ def run() -> None:
     st.set_page_config(page_title="Unrolled", page_icon="🔁", layout="wide",
                        initial_sidebar_state=present_ui.sidebar_state())
     present_ui.toggle()  # on every page; `present=1` in the URL turns it on
-    pages = [st.Page(explore.page, title="Explore", icon="🔎", url_path="explore", default=True)]
+    pages = [st.Page(explore.page, title="Explore", icon="🔎", url_path="explore", default=True),
+             st.Page(compare.page, title="Compare", icon="⚖️", url_path="compare")]
     st.navigation(pages).run()
 
 

@@ -7,11 +7,12 @@ import streamlit as st
 from engine import Config, Trace, unroll
 
 from . import equations, export_ui, present_ui
+from .animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from .charts import draw as _chart
 from .safe import md
 from . import figures as F
 from . import state as S
-from .widgets import config_ui, presets_ui, set_widgets, view_key
+from .widgets import config_ui, key, presets_ui, set_widgets, view_key
 
 EXPLAIN = {
     "signals": "What the model reads (x_t), what it is asked for (y_t) and what it says (ŷ_t). "
@@ -35,18 +36,29 @@ EXPLAIN = {
                 "gamma = max |phi'|, all singular values below 1/gamma guarantee vanishing "
                 "gradients (Pascanu et al. 2013); a singular value above 1/gamma is needed "
                 "(not enough) for them to explode. For LSTM and GRU each gate block is shown.",
+    "animate": "Press Play: the cursor walks the forward pass (h_t appears, t = 0..T-1), then the "
+               "backward pass (dL/dh_t arrives step by step, T-1..0). It runs in the browser: "
+               "nothing is recomputed per frame.",
 }
 
 
 def init_state() -> None:
     """On a session's first run, fill the widgets from the URL (warnings kept for display)."""
-    if st.session_state.get("_ready"):
+    if st.session_state.get("_ready") and widgets_present():
+        return
+    if st.session_state.get("_explore_last"):  # back from another page: it dropped our widgets
+        set_widgets(*st.session_state["_explore_last"])
         return
     config, view, warnings = S.state_from_query(st.query_params.to_dict())
     set_widgets(config, view)
     st.session_state["url_warnings"] = warnings
     st.session_state["url_config"] = config
     st.session_state["_ready"] = True
+
+
+def widgets_present() -> bool:
+    """False after a visit to another page: Streamlit drops the state of widgets not drawn."""
+    return all(key(p.name) in st.session_state for p in S.PARAMS)
 
 
 @st.cache_data(max_entries=6, show_spinner="Unrolling the network…")
@@ -165,6 +177,7 @@ def _main_view(config: Config) -> None:
     T = trace.inputs.shape[0]
     view = _view_controls(config, T)
     _sync_url(config, view)
+    st.session_state["_explore_last"] = (config, view)  # restored after a visit to another page
     flags = F.flag_lines(trace)
     if flags:
         st.error("**Numerical trouble** (non-finite cells are drawn in magenta): "
@@ -223,3 +236,8 @@ def _draw(name: str, trace: Trace, where: dict, t: int, view: S.View) -> None:
         trace.spectrum = spectra(trace.config, trace)  # cached per config, not redone
         st.info(trace.spectrum[ld]["verdict"])
         _chart(F.spectrum_figure, trace, where["layer"], where["direction"], key="fig_spectrum")
+    elif name == "animate":
+        speed = st.select_slider("Speed (steps per second)", SPEEDS, value=DEFAULT_SPEED,
+                                 key=view_key("speed"))
+        _chart(animation_figure, [("", trace)], frame_ms=int(1000 / speed), key="fig_anim",
+               **where)

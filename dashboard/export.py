@@ -25,6 +25,7 @@ import pyarrow.csv as pa_csv
 from engine import Config, Trace
 from engine.trace import MODEL_LEVEL, PER_STEP
 
+from .animation import DEFAULT_SPEED, animation_figure
 from . import figures as F
 from . import state as S
 
@@ -455,6 +456,9 @@ def view_figures(trace: Trace, view: S.View) -> list[tuple[str, go.Figure]]:
             out.append(("influence", F.influence_figure(trace, cursor=t)))
     elif view.view == "spectrum":
         out.append(("spectrum", F.spectrum_figure(trace, view.layer, d)))
+    elif view.view == "animate":  # the report plays at the page's default speed
+        out.append(("anim", animation_figure([("", trace)], frame_ms=int(1000 / DEFAULT_SPEED),
+                                             **where)))
     out.append(("vectors", F.vectors_figure(trace, t=t, **where)))
     return out
 

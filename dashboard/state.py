@@ -22,6 +22,8 @@ TASKS = ("noise", "sine", "impulse", "recall", "adding", "sentence")  # "series"
 VIEWS = ("signals", "hidden", "gates", "gradient", "spectrum")
 VIEW_TITLES = {"signals": "Signals", "hidden": "Hidden states", "gates": "Gates",
                "gradient": "Gradient through time", "spectrum": "Spectrum"}
+VIEWS += ("animate",)  # the time animation (dashboard/animation.py)
+VIEW_TITLES["animate"] = "Animate"
 DIRECTIONS = ("forward", "reverse")
 
 # Dashboard caps, tighter than the engine's: every value is drawn in a browser, and the page must

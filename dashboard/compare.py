@@ -1,0 +1,356 @@
+"""The Compare page: configurations A and B side by side on the same inputs and targets.
+
+B starts as a copy of A; the user changes one thing. The input knobs are shared (B reads A's x_t and
+y_t), every paired chart is on one colour scale and one axis range, one time cursor marks both, and
+both configurations live in the URL (a.*, b.*), so a comparison is a link.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine import Config, Trace, unroll
+from engine.inputs import make_task
+
+from . import compare_figures as CF
+from . import compare_state as CS
+from . import figures as F
+from . import state as S
+from .animation import DEFAULT_SPEED, SPEEDS, animation_figure
+from .charts import draw
+from . import present_ui
+from .safe import md
+from .compare_presets import ComparePreset, load_compare_presets
+from .widgets import GROUP_TITLES
+
+OWN_GROUPS = tuple(g for g in S.GROUPS if g != "input")
+
+EXPLAIN = {
+    "gradient": "|dL/dh_t| of A and B on the same fixed log scale (equal colours, equal "
+                "magnitudes), their norms on one shared y range, and the ratio B / A per step: a "
+                "line falling to the left means B's gradient dies faster than A's.",
+    "hidden": "h_t (and c_t when both are LSTMs) of A and B on one shared colour range.",
+    "gates": "Gates (LSTM/GRU) or phi'(a_t) (RNN) of A and B, each on its fixed range.",
+    "animate": "Press Play: the cursor walks the forward pass (h_t appears, t = 0..T-1), then the "
+               "backward pass (dL/dh_t arrives, T-1..0), in A and B at once. It runs in the "
+               "browser: nothing is recomputed.",
+}
+
+
+def a_key(name: str) -> str:
+    """Session-state key of A's knob (the shared input knobs are A's)."""
+    return f"cmp_a_{name}"
+
+
+def b_key(name: str) -> str:
+    """Session-state key of B's knob (model, initialization and loss only)."""
+    return f"cmp_b_{name}"
+
+
+def view_key(name: str) -> str:
+    """Session-state key of a Compare view control."""
+    return f"cmp_view_{name}"
+
+
+def _widget_keys() -> list[str]:
+    return [a_key(p.name) for p in S.PARAMS] + [b_key(n) for n in CS.OWN]
+
+
+def set_widgets(a: Config, b: Config, view: CS.CompareView) -> None:
+    """Put A, B and the view into the widgets (before they are drawn, or from a callback)."""
+    ss = st.session_state
+    for name, value in S.config_values(a).items():
+        ss[a_key(name)] = value
+    for name in CS.OWN:
+        ss[b_key(name)] = getattr(b, name)
+    ss[view_key("tab")] = CS.COMPARE_VIEW_TITLES[view.view]
+    for name in ("layer", "direction", "sample", "t"):
+        ss[view_key(name)] = getattr(view, name)
+
+
+def init_state() -> None:
+    """First run: the URL fills the widgets (a link without a.* / b.* coming from Explore starts
+    with A = B = Explore's configuration). After a visit to another page (which drops these
+    widgets' state) the last A, B and view are put back."""
+    ss = st.session_state
+    if ss.get("_cmp_ready") and all(k in ss for k in _widget_keys()):
+        return
+    if ss.get("_cmp_last"):
+        set_widgets(*ss["_cmp_last"])
+        return
+    query = st.query_params.to_dict()
+    if not any(k.startswith(("a.", "b.")) for k in query) and ss.get("_explore_last"):
+        query = CS.compare_to_query(ss["_explore_last"][0], ss["_explore_last"][0])
+    a, b, view, warnings = CS.compare_from_query(query)
+    set_widgets(a, b, view)
+    ss["cmp_url_warnings"] = warnings
+    ss["cmp_url_configs"] = (a, b)
+    ss["_cmp_ready"] = True
+
+
+def current_values() -> tuple[dict, dict]:
+    """(A's, B's) field -> value as the widgets hold them; B's input knobs are A's."""
+    ss = st.session_state
+    va = {p.name: ss[a_key(p.name)] for p in S.PARAMS}
+    vb = {**va, **{n: ss[b_key(n)] for n in CS.OWN}}
+    return va, vb
+
+
+@st.cache_data(max_entries=8, show_spinner="Unrolling the network…")
+def compute(config: Config, data: Config) -> Trace:
+    """engine.unroll of one side on the inputs and targets made from `data` (A's input knobs)."""
+    x, y = make_task(data)  # (T, B, I), (T, B, O): the same tensors for A and B
+    return unroll(config, inputs=x, targets=y, influence=False, jacobian=False, adjoints=False)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def spectra(config: Config, _trace: Trace) -> list[dict]:
+    """W_hh's spectrum per layer-direction (an eigendecomposition each), keyed by the config
+    alone: W_hh depends on nothing else, and moving the cursor must not redo it."""
+    return _trace.spectrum
+
+
+# ---------------------------------------------------------------------------------------------
+# Widgets
+# ---------------------------------------------------------------------------------------------
+
+
+def _apply(preset: ComparePreset) -> None:
+    set_widgets(preset.a, preset.b, CS.CompareView(view=preset.view))
+
+
+def _copy_a_to_b() -> None:
+    for name in CS.OWN:
+        st.session_state[b_key(name)] = st.session_state[a_key(name)]
+
+
+def presets_ui() -> None:
+    """One button per classic pair, each with its two-line caption."""
+    with st.sidebar.expander("Classic pairs", expanded=True):
+        for p in load_compare_presets():
+            st.button(p.title, key=f"cmp_preset_{p.id}", on_click=_apply, args=(p,),
+                      width="stretch")
+            st.caption("  \n".join(p.caption))
+
+
+def _widget(p: S.Param, k: str, label: str, disabled: bool) -> None:
+    common = dict(key=k, help=p.help, disabled=disabled)
+    if p.kind == "choice":
+        st.selectbox(label, p.choices, **common)
+    elif p.kind == "bool":
+        st.toggle(label, **common)
+    elif p.kind == "int":
+        st.number_input(label, min_value=int(p.lo), max_value=int(p.hi), step=int(p.step),
+                        placeholder="empty" if p.optional else None, **common)
+    elif p.kind == "float":
+        st.number_input(label, min_value=float(p.lo), max_value=float(p.hi), step=float(p.step),
+                        format="%g", placeholder="empty" if p.optional else None, **common)
+    elif p.kind == "text":
+        st.text_input(label, max_chars=int(p.hi), **common)
+    else:
+        raise AssertionError(p.kind)
+
+
+def shared_ui(va: dict) -> None:
+    """The input knobs, once, in the sidebar: A and B read the same data."""
+    with st.sidebar.expander("Shared input (A and B)", expanded=True):
+        st.caption("A and B read the same x_t and y_t: made from these knobs with A's seed "
+                   "and precision. B's seed changes only B's weights.")
+        for p in (p for p in S.PARAMS if p.group == "input"):
+            applies = S.RELEVANT.get(p.name, lambda v: True)(va)
+            _widget(p, a_key(p.name), p.label, disabled=not applies)
+
+
+def knobs_ui(va: dict, vb: dict) -> None:
+    """A's and B's own knobs side by side, one row per knob; B's label says where it differs."""
+    with st.expander("Settings of A and B (B's label says ≠ A where it differs)", expanded=True):
+        tabs = st.tabs([GROUP_TITLES[g] for g in OWN_GROUPS])
+        for group, tab in zip(OWN_GROUPS, tabs, strict=True):
+            with tab:
+                head = st.columns(2)
+                head[0].markdown("**A**")
+                head[1].markdown("**B**")
+                for p in (p for p in S.PARAMS if p.group == group):
+                    left, right = st.columns(2)
+                    rel = S.RELEVANT.get(p.name, lambda v: True)
+                    with left:
+                        _widget(p, a_key(p.name), p.label, disabled=not rel(va))
+                    with right:
+                        differs = va[p.name] != vb[p.name]
+                        _widget(p, b_key(p.name), f"{p.label} ≠ A" if differs else p.label,
+                                disabled=not rel(vb))
+        st.button("B = copy of A", key="cmp_copy", on_click=_copy_a_to_b,
+                  help="Reset every knob of B to A's value, then change one thing.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Page
+# ---------------------------------------------------------------------------------------------
+
+
+def page() -> None:
+    """Build the whole Compare page; whatever goes wrong is a message, never a traceback."""
+    try:
+        _page()
+    except Exception as e:  # noqa: BLE001 - Streamlit's rerun/stop signals are BaseExceptions
+        _unexpected(e)
+
+
+def _unexpected(e: Exception) -> None:
+    st.error(f"Something went wrong building this page: {type(e).__name__}: {md(str(e))}. "
+             "Try another setting or a classic pair; the link in the address bar reproduces it.")
+
+
+def _page() -> None:
+    init_state()
+    presets_ui()
+    va, vb = current_values()
+    shared_ui(va)
+    st.title("Unrolled · Compare")
+    knobs_ui(va, vb)
+    a, warn_a = S.build_config(va)
+    b, warn_b = S.build_config({**vb, **{n: getattr(a, n) for n in CS.SHARED}})
+    b = CS.shared_with(a, b)
+    warnings = [f"A: {w}" for w in warn_a] + [f"B: {w}" for w in warn_b]
+    if (a, b) == st.session_state.get("cmp_url_configs"):
+        warnings = st.session_state.get("cmp_url_warnings", []) + warnings
+    for w in warnings:
+        st.warning(md(w), icon=":material/warning:")
+    diff = CS.differences(a, b)
+    if diff:
+        st.markdown("**B differs from A in:** " + " · ".join(
+            f"{S.PARAM[n].label} ({S.format_value(S.PARAM[n], getattr(a, n))} → "
+            f"{S.format_value(S.PARAM[n], getattr(b, n))})" for n in diff))
+    else:
+        st.info("B is a copy of A: change one of B's knobs (or pick a classic pair).",
+                icon=":material/info:")
+    for side, config in (("A", a), ("B", b)):
+        problem = S.size_problem(config)
+        if problem:
+            st.error(f"{side}: {problem}")
+            return
+    main_view(a, b)
+
+
+def _view_controls(a: Config, b: Config, T: int) -> CS.CompareView:
+    """Layer / direction / sample / the one time cursor; returns the current view."""
+    ss = st.session_state
+    layers = min(a.num_layers, b.num_layers)
+    both_bi = a.bidirectional and b.bidirectional
+    layer, sample, t = ss.get(view_key("layer")), ss.get(view_key("sample")), ss.get(view_key("t"))
+    ss[view_key("layer")] = layer if isinstance(layer, int) and layer < layers else 0
+    ss[view_key("direction")] = (ss.get(view_key("direction")) if both_bi
+                                 and ss.get(view_key("direction")) in S.DIRECTIONS else "forward")
+    ss[view_key("sample")] = sample if isinstance(sample, int) and sample < a.batch_size else 0
+    at_end = t is None or t == ss.get("_cmp_cursor_T", T) - 1  # "the last step" follows T
+    ss[view_key("t")] = T - 1 if at_end or t > T - 1 else t
+    ss["_cmp_cursor_T"] = T
+    cols = st.columns([1, 1, 1, 5])
+    cols[0].selectbox("Layer", list(range(layers)), key=view_key("layer"), disabled=layers == 1,
+                      help="Which layer of both models is drawn (up to the smaller depth).")
+    cols[1].selectbox("Direction", S.DIRECTIONS, key=view_key("direction"), disabled=not both_bi,
+                      help="The reverse direction, when both models are bidirectional.")
+    cols[2].number_input("Sample", 0, a.batch_size - 1, step=1, key=view_key("sample"),
+                         help=S.VIEW_PARAM["sample"].help, disabled=a.batch_size == 1)
+    with cols[3]:
+        if T > 1:
+            st.slider("Time cursor t (both A and B)", 0, T - 1, key=view_key("t"),
+                      help=S.VIEW_PARAM["t"].help)
+        else:
+            ss[view_key("t")] = 0
+    tab = next((v for v, title in CS.COMPARE_VIEW_TITLES.items()
+                if title == ss.get(view_key("tab"))), CS.DEFAULT_VIEW.view)
+    t = ss[view_key("t")]
+    return CS.CompareView(view=tab, layer=ss[view_key("layer")], direction=ss[view_key("direction")],
+                          sample=ss[view_key("sample")], t=None if t == T - 1 else t,
+                          present=present_ui.presenting())
+
+
+def _sync_url(a: Config, b: Config, view: CS.CompareView) -> None:
+    """Write both configurations and the view to the URL (only when it changed)."""
+    q = CS.compare_to_query(a, b, view)
+    if st.query_params.to_dict() != q:
+        st.query_params.from_dict(q)
+
+
+@st.fragment
+def main_view(a: Config, b: Config) -> None:
+    """Everything below the settings; a fragment, so moving the cursor redraws only this."""
+    try:
+        _main_view(a, b)
+    except Exception as e:  # noqa: BLE001 - the page never shows a traceback
+        _unexpected(e)
+
+
+def _given(fig):
+    """draw()'s builder for a figure already built (the pairs are built together)."""
+    return fig
+
+
+def _pair(build, *args, keys: tuple[str, str], **kwargs) -> None:
+    """Build A's and B's figures together (shared ranges) and draw them side by side."""
+    try:
+        figs = build(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - the page must stay up whatever a builder hits
+        st.error(f"Could not draw these plots ({build.__name__}): {type(e).__name__}: {md(str(e))}")
+        return
+    for col, fig, key in zip(present_ui.chart_columns(2), figs, keys, strict=True):
+        with col:
+            draw(_given, fig, key=key)
+
+
+def _main_view(a: Config, b: Config) -> None:
+    ss = st.session_state
+    data = CS.data_config(a)
+    try:
+        ta, tb = compute(a, data), compute(b, data)
+    except Exception as e:  # noqa: BLE001 - the page never shows a traceback
+        st.error(f"The engine could not run this pair: {type(e).__name__}: {md(str(e))}")
+        return
+    T = ta.inputs.shape[0]
+    view = _view_controls(a, b, T)
+    _sync_url(a, b, view)
+    ss["_cmp_last"] = (a, b, view)
+    for side, trace in (("A", ta), ("B", tb)):
+        flags = F.flag_lines(trace)
+        if flags:
+            st.error(f"**{side}: numerical trouble** (non-finite cells are drawn in magenta): "
+                     + "; ".join(flags), icon=":material/error:")
+    where = dict(layer=view.layer, direction=S.DIRECTIONS.index(view.direction),
+                 sample=view.sample)
+    t = view.cursor(T)
+    try:
+        ta.spectrum, tb.spectrum = spectra(a, ta), spectra(b, tb)
+        st.dataframe(CF.summary_table(ta, tb, where), key="cmp_summary", width="stretch")
+    except Exception as e:  # noqa: BLE001
+        st.error(f"Could not build the summary table: {type(e).__name__}: {md(str(e))}")
+    tabs = st.tabs([CS.COMPARE_VIEW_TITLES[v] for v in CS.COMPARE_VIEWS], key=view_key("tab"),
+                   on_change="rerun", default=CS.COMPARE_VIEW_TITLES[CS.DEFAULT_VIEW.view])
+    for name, tab in zip(CS.COMPARE_VIEWS, tabs, strict=True):
+        if not tab.open:
+            continue
+        with tab:
+            st.caption(EXPLAIN[name])
+            _draw(name, ta, tb, where, t)
+
+
+def _draw(name: str, ta: Trace, tb: Trace, where: dict, t: int) -> None:
+    """The paired figures of one tab."""
+    if name == "gradient":
+        _pair(CF.paired_grad_heatmaps, ta, tb, where, cursor=t, keys=("cmp_grad_a", "cmp_grad_b"))
+        _pair(CF.paired_grad_norm_figures, ta, tb, where, cursor=t,
+              keys=("cmp_norm_a", "cmp_norm_b"))
+        draw(CF.ratio_figure, ta, tb, where, cursor=t, key="cmp_ratio")
+    elif name == "hidden":
+        _pair(CF.paired_state_figures, ta, tb, "hidden", where, cursor=t,
+              keys=("cmp_hidden_a", "cmp_hidden_b"))
+        if ta.cell is not None and tb.cell is not None:
+            _pair(CF.paired_state_figures, ta, tb, "cell", where, cursor=t,
+                  keys=("cmp_cell_a", "cmp_cell_b"))
+    elif name == "gates":
+        _pair(CF.paired_gates_figures, ta, tb, where, cursor=t, keys=("cmp_gates_a", "cmp_gates_b"))
+    elif name == "animate":
+        speed = st.select_slider("Speed (steps per second)", SPEEDS, value=DEFAULT_SPEED,
+                                 key="cmp_speed")
+        draw(animation_figure, [("A", ta), ("B", tb)], frame_ms=int(1000 / speed),
+             key="cmp_anim", **where)
