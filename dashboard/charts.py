@@ -13,15 +13,26 @@ from .present import style_for_presentation
 from .safe import md
 
 PLOTLY_CONFIG = {"displaylogo": False}
-# The modebar's camera downloads the plot as it is on screen (zoom included), as a PNG at twice
-# the screen resolution (sharp in slides). SVG needs a JavaScript button, which a JSON config
-# cannot carry: the HTML report (dashboard/export.py) has one on every plot.
+# The modebar's camera downloads the plot as it is on screen (zoom included): a PNG at twice the
+# screen resolution (sharp in slides), or an SVG (vector, for print) when the user picks it.
 IMAGE_OPTIONS = {"format": "png", "scale": 2}
+IMAGE_FORMATS = ("png", "svg")
+FORMAT_KEY = "image_format"  # session state: the camera's format on every page
 
 
 def plotly_config(key: str) -> dict:
-    """The Plotly config of one chart: the PNG download is named after the chart."""
-    return {**PLOTLY_CONFIG, "toImageButtonOptions": {**IMAGE_OPTIONS, "filename": f"unrolled_{key}"}}
+    """The Plotly config of one chart: the download is named after the chart, in the chosen format."""
+    fmt = st.session_state.get(FORMAT_KEY, "png")
+    fmt = fmt if fmt in IMAGE_FORMATS else "png"
+    return {**PLOTLY_CONFIG, "toImageButtonOptions": {**IMAGE_OPTIONS, "format": fmt,
+                                                      "filename": f"unrolled_{key}"}}
+
+
+def image_format_ui() -> None:
+    """Which format the camera in every plot's toolbar downloads."""
+    st.radio("Plot toolbar camera downloads", IMAGE_FORMATS, key=FORMAT_KEY, horizontal=True,
+             format_func=str.upper, help="Hover a plot and click the camera: PNG for slides, "
+             "SVG (vector) for print.")
 
 
 def draw(build, *args, key: str, **kwargs) -> None:

@@ -19,6 +19,7 @@ from . import present_ui
 from . import state as S
 from .present import style_for_presentation
 from .widgets import set_widgets
+from .charts import image_format_ui
 from .safe import md
 
 UPLOAD_COUNT = "_export_upload_n"  # bumping it gives the uploader a new key, which empties it
@@ -92,8 +93,9 @@ def export_section(trace: Trace, view: S.View, explain: dict) -> None:
             for w in warnings:
                 st.warning(md(w), icon=":material/warning:")
         st.caption("Every file is made from the configuration in the address bar: the same link "
-                   "gives the same file. Plots also download one by one as PNG from the camera "
-                   "in their toolbar (hover a plot); the HTML report adds SVG.")
+                   "gives the same file. Plots also download one by one from the camera in their "
+                   "toolbar (hover a plot), as PNG or SVG:")
+        image_format_ui()
         names = X.quantities(trace)
         c1, c2, c3, c4 = st.columns([2, 1, 1, 2], vertical_alignment="bottom")
         what = c1.selectbox("Quantity (tidy: layer, direction, t, sample, unit, value)",

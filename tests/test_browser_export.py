@@ -120,6 +120,22 @@ def test_modebar_downloads_a_png(app):
     assert dl.value.suggested_filename == "unrolled_fig_grad.png"
 
 
+def test_modebar_downloads_an_svg_when_chosen(app):
+    _, page = app
+    page.get_by_text("Export: data, config, PyTorch script, report").click()
+    page.locator(".st-key-image_format").get_by_text("SVG").click()
+    page.wait_for_timeout(500)  # the rerun re-sends each chart with its new config
+    wait_settled(page)
+    plot = page.locator(".st-key-fig_grad .js-plotly-plot")
+    plot.hover()
+    with page.expect_download() as dl:
+        plot.locator('.modebar-btn[data-title^="Download plot" i]').click()
+    svg = open(dl.value.path(), "rb").read()
+    assert svg.lstrip().startswith(b"<svg") and b"</svg>" in svg[-200:], svg[:80]
+    assert dl.value.suggested_filename == "unrolled_fig_grad.svg"
+    page.locator(".st-key-image_format").get_by_text("PNG").click()  # leave it as found
+
+
 def test_config_upload_restores_the_view(app, tmp_path):
     _, page = app
     config = small_config(cell="gru", hidden_size=6, seq_len=33, seed=5, device="auto",
