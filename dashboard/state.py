@@ -33,6 +33,14 @@ MAX_HIDDEN = 512
 MAX_BATCH = 64
 MAX_VALUES = 6_000_000
 
+# Memory budget (README "Limits"): one run's peak working set stays under RUN_BUDGET, so a few
+# sessions at once fit a small server. Per value of T*B*H*layers*directions, in float64 (float32
+# halves it), measured by benchmarks/bench_memory.py and rounded up: the peak while unrolling,
+# and what a finished Trace keeps (what the page caches hold).
+RUN_BUDGET = 1024 * 2**20
+PEAK_BYTES_PER_VALUE = {"rnn": 96, "lstm": 384, "gru": 256}
+KEPT_BYTES_PER_VALUE = {"rnn": 32, "lstm": 64, "gru": 40}
+
 
 @dataclass(frozen=True)
 class Param:
@@ -327,11 +335,31 @@ def state_to_query(config: Config, view: View) -> dict[str, str]:
     return {**config_to_query(config), **view_to_query(view)}
 
 
+def values_per_quantity(config: Config) -> int:
+    """T * B * H * layers * directions: the size of one per-step quantity."""
+    return (config.seq_len * config.batch_size * config.hidden_size * config.num_layers
+            * config.num_directions)
+
+
+def peak_bytes(config: Config) -> int:
+    """Estimated peak working set of unrolling this config (measured per-value costs)."""
+    scale = 0.5 if config.dtype == "float32" else 1.0
+    return int(values_per_quantity(config) * PEAK_BYTES_PER_VALUE[config.cell] * scale)
+
+
 def size_problem(config: Config) -> str | None:
     """Why this run is too big for the dashboard, or None when it fits."""
-    n = config.seq_len * config.batch_size * config.hidden_size * config.num_layers * config.num_directions
-    if n <= MAX_VALUES:
-        return None
-    return (f"This run would hold T x batch x H x layers x directions = {n:,} values per quantity; "
-            f"the dashboard stops at {MAX_VALUES:,} so the page stays responsive. Lower the batch, "
-            "the layers, H or T (the Python API has no such cap).")
+    n = values_per_quantity(config)
+    if n > MAX_VALUES:
+        return (f"This run would hold T x batch x H x layers x directions = {n:,} values per "
+                f"quantity; the dashboard stops at {MAX_VALUES:,} so the page stays responsive. "
+                "Lower the batch, the layers, H or T (the Python API has no such cap).")
+    need = peak_bytes(config)
+    if need > RUN_BUDGET:
+        fits = int(RUN_BUDGET / need * config.seq_len)
+        return (f"This {config.cell.upper()} run would need about {need / 2**20:,.0f} MiB of memory "
+                f"({n:,} values per quantity); the dashboard's budget is "
+                f"{RUN_BUDGET / 2**20:,.0f} MiB per run so several people can use it at once. "
+                f"Lower the batch, the layers or H, use float32, or keep T at most about {fits:,} "
+                "(the Python API has no such cap).")
+    return None

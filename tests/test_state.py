@@ -103,3 +103,14 @@ def test_relevance_rules():
     v = S.config_values(Config(cell="lstm"))
     assert not S.RELEVANT["activation"](v) and S.RELEVANT["forget_bias"](v)
     assert S.RELEVANT["sigma"](S.config_values(Config(init_ih="normal")))
+
+
+def test_memory_budget_cap_names_the_need_and_what_fits():
+    big = Config(cell="lstm", seq_len=5000, hidden_size=512, batch_size=2)  # 5.1e6 < MAX_VALUES
+    assert S.values_per_quantity(big) <= S.MAX_VALUES
+    msg = S.size_problem(big)
+    assert msg and "MiB" in msg and f"{S.RUN_BUDGET / 2**20:,.0f} MiB per run" in msg
+    fits = int(msg.split("keep T at most about ")[1].split(" ")[0].replace(",", ""))
+    assert S.size_problem(big.replace(seq_len=fits)) is None
+    assert S.size_problem(big.replace(dtype="float32")) is None  # float32 halves the need
+    assert S.size_problem(big.replace(cell="rnn")) is None  # an RNN carries fewer arrays
