@@ -74,3 +74,8 @@ CURSOR_COLOR = "#00b3b3"  # the time cursor's vertical line on every plot
 HEATMAP_HEIGHT = 320  # px: enough rows for H = 256 to stay readable
 LINE_HEIGHT = 280
 MARGIN = dict(l=60, r=20, t=50, b=40)
+
+# Train page: one colour per model slot (up to three side by side), kept on every chart.
+MODEL_COLORS = ("#1f77b4", "#d62728", "#2ca02c")
+BASELINE_COLOR = "#7f7f7f"  # trivial-baseline lines beside the loss curves
+THRESHOLD_COLOR = "#ff7f0e"  # the clipping threshold and the radius-1 line
