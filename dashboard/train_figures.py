@@ -13,9 +13,11 @@ from plotly.subplots import make_subplots
 from engine.train import TrainResult
 
 from . import theme
-from .figures import _layout, f32, log10_abs, log_colorbar, symmetric_range
+from .figures import _layout, _row_colorbar, f32, log10_abs, log_colorbar, symmetric_range
 
 SMOOTH_POINTS = 50  # the smoothed loss averages about steps / 50 steps per point
+LINE_HEIGHT = theme.LINE_HEIGHT + 80  # room for the legend under the plot
+ROW_HEIGHT = 150  # one model's hidden-state heatmap
 
 
 def _color(i: int) -> str:
@@ -42,6 +44,13 @@ def _positive(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         return np.where(np.isfinite(y) & (y > 0), y, np.nan)
+
+
+def _legend_below(fig: go.Figure) -> go.Figure:
+    """Legend under the plot: three models' names do not fit beside a third-of-a-page title."""
+    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=-0.3, yanchor="top"),
+                      margin=dict(b=110))
+    return fig
 
 
 def _step_marker(fig: go.Figure, step: int | None) -> None:
@@ -71,7 +80,7 @@ def loss_figure(results: list[TrainResult], marker: int | None = None) -> go.Fig
     _step_marker(fig, marker)
     fig.update_yaxes(type="log", title="loss (log)")
     fig.update_xaxes(title="training step")
-    return _layout(fig, "Training loss vs the trivial baseline", theme.LINE_HEIGHT + 40)
+    return _legend_below(_layout(fig, "Training loss vs the trivial baseline", LINE_HEIGHT))
 
 
 def grad_norm_figure(results: list[TrainResult], marker: int | None = None) -> go.Figure:
@@ -81,13 +90,14 @@ def grad_norm_figure(results: list[TrainResult], marker: int | None = None) -> g
     for i, r in enumerate(results):
         steps = np.arange(r.steps_done, dtype=np.int32)
         fig.add_trace(go.Scatter(x=steps, y=f32(_positive(r.grad_norm)), mode="lines",
-                                 line=dict(color=_color(i), width=1.5), name=f"{r.label}: before",
+                                 line=dict(color=_color(i), width=1.5), name=r.label,
                                  legendgroup=r.label,
                                  hovertemplate="step %{x}<br>before clipping %{y:.3g}<extra></extra>"))
         if r.clip is not None:
             fig.add_trace(go.Scatter(x=steps, y=f32(_positive(r.grad_norm_clipped)), mode="lines",
                                      line=dict(color=_color(i), width=2, dash="dot"),
                                      name=f"{r.label}: applied", legendgroup=r.label,
+                                     showlegend=False,
                                      hovertemplate="step %{x}<br>applied %{y:.3g}<extra></extra>"))
     clip = results[0].clip if results else None
     if clip is not None:
@@ -97,9 +107,9 @@ def grad_norm_figure(results: list[TrainResult], marker: int | None = None) -> g
     _step_marker(fig, marker)
     fig.update_yaxes(type="log", title="||dL/dW|| (log)")
     fig.update_xaxes(title="training step")
-    title = "Gradient norm before / after clipping" if clip is not None else \
-        "Gradient norm (no clipping)"
-    return _layout(fig, title, theme.LINE_HEIGHT + 40)
+    title = "Gradient norm (solid) and as clipped (dotted)" if clip is not None \
+        else "Gradient norm (no clipping)"
+    return _legend_below(_layout(fig, title, LINE_HEIGHT))
 
 
 def radius_figure(results: list[TrainResult], marker: int | None = None) -> go.Figure:
@@ -119,7 +129,7 @@ def radius_figure(results: list[TrainResult], marker: int | None = None) -> go.F
     _step_marker(fig, marker)
     fig.update_yaxes(title="max |eigenvalue| of W_hh", rangemode="tozero")
     fig.update_xaxes(title="training step")
-    return _layout(fig, "Spectral radius of W_hh over training", theme.LINE_HEIGHT + 40)
+    return _legend_below(_layout(fig, "Spectral radius of W_hh over training", LINE_HEIGHT))
 
 
 def grad_time_figure(results: list[TrainResult], marker: int | None = None) -> go.Figure:
@@ -174,9 +184,9 @@ def snapshot_figure(results: list[TrainResult], index: int) -> go.Figure:
 
 
 def hidden_figure(results: list[TrainResult], index: int) -> go.Figure:
-    """Sample 0's hidden states h_t (units x t) at one snapshot, every model."""
+    """Sample 0's hidden states h_t (units x t) at one snapshot, one row per model."""
     n = max(len(results), 1)
-    fig = make_subplots(rows=1, cols=n, horizontal_spacing=0.04,
+    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.12 if n > 1 else 0,
                         subplot_titles=[r.label for r in results] or [""])
     step = None
     for i, r in enumerate(results):
@@ -190,8 +200,9 @@ def hidden_figure(results: list[TrainResult], index: int) -> go.Figure:
         fig.add_trace(go.Heatmap(
             z=f32(z), x=np.arange(z.shape[1], dtype=np.int32), colorscale=theme.SIGNED_SCALE,
             zmin=zmin, zmax=zmax, hoverongaps=False, name=r.label,
-            colorbar=dict(x=(i + 1) / n - 0.005, thickness=10, len=0.8),
-            hovertemplate="t=%{x}<br>unit %{y}<br>h=%{z:.3g}<extra></extra>"), row=1, col=i + 1)
-        fig.update_xaxes(title="t", row=1, col=i + 1)
-    fig.update_yaxes(title="unit", row=1, col=1)
-    return _layout(fig, f"Hidden states h_t of sample 0 at step {step}", theme.HEATMAP_HEIGHT)
+            hovertemplate="t=%{x}<br>unit %{y}<br>h=%{z:.3g}<extra></extra>"), row=i + 1, col=1)
+        fig.update_yaxes(title="unit", row=i + 1, col=1)
+    for i in range(len(results)):  # colour bars need the subplot domains, known only now
+        fig.data[i].colorbar = _row_colorbar(fig, i + 1)
+    fig.update_xaxes(title="t", row=n, col=1)
+    return _layout(fig, f"Hidden states h_t of sample 0 at step {step}", 80 + ROW_HEIGHT * n)

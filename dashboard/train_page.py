@@ -24,6 +24,7 @@ from .charts import draw
 from .state import Param
 
 REDRAW_S = 0.5  # live charts: redraw at most twice a second (the browser needs time to draw)
+DRAW_SHARE = 0.3  # ... and spend at most about this share of the run drawing (slow machines)
 RESULT = "train_result"  # session_state: {"settings", "results", "status"}
 GROUPS = {"task": "Task", "model": "Models", "training": "Training"}
 # When a knob matters (others keep their value but are greyed out).
@@ -38,6 +39,13 @@ INTRO = ("Train up to three models side by side on the same batches and watch wh
          "dependency D steps long, while identity init (IRNN), gradient clipping and the LSTM's "
          "gates keep it alive. The heatmap shows, for every snapshot, how large dL/dh_t is at "
          "every step t of the sequence: how far back the gradient reaches as the model learns.")
+
+CHARTS = ("**Loss**: thin lines every step, thick smoothed; dashed grey: the trivial baseline "
+          "(a model at it has learned nothing). **Gradient norm** of all weights per step, "
+          "before clipping and as applied, with the threshold. **Spectral radius** of W_hh: "
+          "below 1 (tanh, ReLU) the gradient must fade going back. **Heatmap**: one row per "
+          "snapshot, one column per step t; bright means dL/dh_t is large there, dark that the "
+          "gradient from the loss never reaches that far back (blank: cut by truncated BPTT).")
 
 
 def key(name: str) -> str:
@@ -128,6 +136,7 @@ def _page() -> None:
     right.button("Stop", key=key("stop"), icon=":material/stop:", width="stretch",
                  help="Stops a run in progress; what was trained so far stays on the page.")
     progress = st.empty()
+    st.caption(CHARTS)
     cols = st.columns(3)
     slots = {"loss": cols[0].empty(), "norm": cols[1].empty(), "radius": cols[2].empty(),
              "heat": st.empty()}
@@ -198,14 +207,13 @@ def _train(settings: TS.TrainSettings, series, progress, slots) -> None:
     """Run the training, redrawing the progress bar and charts from the engine's callback."""
     ss = st.session_state
     ss.pop(RESULT, None)
-    redraw = {"at": 0.0, "n": 0}
+    redraw = {"next": 0.0, "n": 0}
     bar = progress.progress(0.0, text="Starting…")
 
     def on_progress(p: Progress) -> bool:
         now = time.monotonic()
-        if now - redraw["at"] < REDRAW_S and p.step < p.steps:
+        if now < redraw["next"] and p.step < p.steps:
             return True
-        redraw["at"] = now
         redraw["n"] += 1
         results = [_copy(r) for r in p.results]
         # Kept before drawing: a Stop click interrupts the script inside the next st call.
@@ -213,6 +221,8 @@ def _train(settings: TS.TrainSettings, series, progress, slots) -> None:
                       "status": f"Stopped after step {p.step} of {p.steps}."}
         bar.progress(p.step / p.steps, text=progress_text(p))
         _charts(results, slots, suffix=f"_live{redraw['n']}")
+        spent = time.monotonic() - now  # the next redraw waits until drawing is a small share
+        redraw["next"] = now + max(REDRAW_S, spent / DRAW_SHARE)
         return True
 
     try:

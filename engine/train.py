@@ -358,10 +358,22 @@ def train_many(configs: list[Config], steps: int, *, optimizer: str = "adam", lr
                clip: float | None = None, window: int | None = None, snapshot_every: int = 0,
                radius_every: int = 10, report_every: int = 1,
                callback: Callable[[Progress], bool | None] | None = None, series=None,
-               labels: list[str] | None = None) -> list[TrainResult]:
+               labels: list[str] | None = None, threads: int | None = 1) -> list[TrainResult]:
     """Train several models side by side, each step on the same batch (see train())."""
     configs = list(configs)
     _check(configs, steps, optimizer, lr, clip, window, snapshot_every, radius_every, report_every)
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _train_many(configs, steps, optimizer, lr, clip, window, snapshot_every,
+                           radius_every, report_every, callback, series, labels)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train_many(configs, steps, optimizer, lr, clip, window, snapshot_every, radius_every,
+                report_every, callback, series, labels) -> list[TrainResult]:
     task = TrainTask(configs[0], series=series)  # validates task, loss mode, direction, data
     for c in configs[1:]:
         check_config(c)
@@ -399,7 +411,7 @@ def train(config: Config, steps: int, *, optimizer: str = "adam", lr: float = 1e
           clip: float | None = None, window: int | None = None, snapshot_every: int = 0,
           radius_every: int = 10, report_every: int = 1,
           callback: Callable[[Progress], bool | None] | None = None, series=None,
-          label: str | None = None) -> TrainResult:
+          label: str | None = None, threads: int | None = 1) -> TrainResult:
     """Train one model on its task (engine.tasks: recall, adding, sine, series) for `steps` steps.
 
     optimizer 'sgd' or 'adam' with learning rate lr; clip: gradient-norm clipping threshold;
@@ -407,11 +419,14 @@ def train(config: Config, steps: int, *, optimizer: str = "adam", lr: float = 1e
     steps and at the last (0: none); radius_every: W_hh's spectral radius every k steps; seed:
     config.seed fixes the weights and every batch, so the same call gives the same curves.
     callback(Progress) after every report_every steps: return False or raise StopTraining to stop.
+    threads: torch's intra-op threads while training (restored after): one by default, because a
+    step's matmuls are small, and on a busy machine more threads stall each other (measured 40x
+    slower with 2 threads on a loaded 2-core box); None leaves torch's setting alone.
     """
     return train_many([config], steps, optimizer=optimizer, lr=lr, clip=clip, window=window,
                       snapshot_every=snapshot_every, radius_every=radius_every,
                       report_every=report_every, callback=callback, series=series,
-                      labels=[label] if label else None)[0]
+                      labels=[label] if label else None, threads=threads)[0]
 
 
 def default_label(config: Config) -> str:

@@ -96,7 +96,7 @@ def test_tiny_run_draws_the_run():
     maps = [t for t in heat["data"] if t["type"] == "heatmap"]
     assert len(maps) == 3 and list(maps[0]["y"]) == [0, 2, 4, 5] and maps[0]["z"].shape == (4, 6)
     assert np.isfinite(maps[2]["z"]).all(), "the LSTM's dL/dh_t reaches every step"
-    norm = figs["Gradient norm before / after clipping"]
+    norm = figs["Gradient norm (solid) and as clipped (dotted)"]
     applied = [t for t in norm["data"] if t["name"].endswith("applied")]
     assert applied and all(np.nanmax(t["y"]) <= 1.0 + 1e-5 for t in applied)
     assert "Spectral radius of W_hh over training" in figs
