@@ -9,8 +9,9 @@ every `radius_every` steps W_hh's spectral radius. Every `snapshot_every` steps 
 
 Snapshots observe, they never steer: they are taken in a second pass on the same weights and
 batch, before the update, so a run with snapshots follows exactly the same trajectory as one
-without. That pass runs the cells one step at a time and adds a zero probe q_t to h_t, so
-dL/dq_t is the total derivative dL/dh_t of the very loss the step uses, truncation included.
+without. That pass adds a zero probe q_t to the top layer's h_t, so dL/dq_t is the total
+derivative dL/dh_t of the very loss the step uses, truncation included (RNN and LSTM through
+torch's fused kernels, cells.probed_lstm's trick; GRU and the loop RNNs one step at a time).
 
 Truncated BPTT with window k: the sequence runs in chunks of k steps, aligned to end at the last
 step (so a loss at the end always sees k steps back), and the state is detached between chunks.
@@ -192,55 +193,92 @@ def forward(rnn: nn.Module, readout: nn.Linear, x: torch.Tensor, window: int | N
 
 
 def _cell_step(config: Config, rnn: nn.Module, layer: int):
-    """One step of one layer as a function (input, state) -> state, on the module's parameters."""
-    w = [getattr(rnn, f"{n}_l{layer}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-    if config.cell == "lstm":
-        return lambda x, s: torch.lstm_cell(x, s, *w)
+    """One step of one GRU or sigmoid / linear RNN layer: (input, h) -> h, on the module's weights."""
+    w = _params(rnn, layer)
     if config.cell == "gru":
-        return lambda x, s: torch.gru_cell(x, s, *w)
-    if config.activation == "tanh":
-        return lambda x, s: torch.rnn_tanh_cell(x, s, *w)
-    if config.activation == "relu":
-        return lambda x, s: torch.rnn_relu_cell(x, s, *w)
+        return lambda x, h: torch.gru_cell(x, h, *w)
     phi = ACTIVATIONS[config.activation][0]
-    return lambda x, s: phi(torch.addmm(torch.addmm(w[2] + w[3], x, w[0].T), s, w[1].T))
+    return lambda x, h: phi(torch.addmm(torch.addmm(w[2] + w[3], x, w[0].T), h, w[1].T))
 
 
 def probe_pass(config: Config, rnn: nn.Module, readout: nn.Linear, x: torch.Tensor,
                y: torch.Tensor, window: int | None, mode: str) -> Snapshot:
-    """The step's loss again, one cell step at a time, with a zero probe q_t added to the top
-    layer's h_t: dL/dq_t is the total dL/dh_t (readout at t and every later step within the
-    truncation window). Returns ||dL/dh_t|| and sample 0's h_t, both (T, ...)."""
+    """The step's loss again, with a zero probe q_t added to the top layer's h_t: dL/dq_t is the
+    total dL/dh_t (readout at t and every later step within the truncation window). Returns
+    ||dL/dh_t|| and sample 0's h_t, both (T, ...)."""
     T, B, _ = x.shape
-    L, H = config.num_layers, config.hidden_size
-    steps = [_cell_step(config, rnn, layer) for layer in range(L)]
-    q = x.new_zeros(T, B, H, requires_grad=True)  # (T, B, H) zero probes
-    state = [None] * L
-    tops = []
-    for a, b in chunks(T, window):
-        for t in range(a, b):
-            inp = x[t]  # (B, I)
-            for layer in range(L):
-                s = state[layer]
-                if s is None:
-                    z = x.new_zeros(B, H)
-                    s = (z, z) if config.cell == "lstm" else z
-                s = steps[layer](inp, s)
-                h = s[0] if config.cell == "lstm" else s  # (B, H)
-                if layer == L - 1:
-                    h = h + q[t]  # what every later use of h_t sees
-                    s = (h, s[1]) if config.cell == "lstm" else h
-                state[layer] = s
-                inp = h
-            tops.append(inp)
-        state = [_detach(s) for s in state]
-    top = torch.stack(tops)  # (T, B, H)
+    q = x.new_zeros(T, B, config.hidden_size, requires_grad=True)  # (T, B, H) zero probes
+    fused = config.cell == "lstm" or (config.cell == "rnn" and config.activation in FUSED)
+    top = (_probed_fused if fused else _probed_loop)(config, rnn, x, q, window)  # (T, B, H)
     loss = task_loss(readout(top), y, mode)
     (dq,) = torch.autograd.grad(loss, [q])
     with torch.no_grad():
         norms = dq.double().pow(2).sum(dim=(1, 2)).sqrt()  # (T,)
     return Snapshot(step=-1, loss=float(loss.detach()), grad_hidden_norm=norms.cpu().numpy(),
                     hidden=top[:, 0].detach().to("cpu", torch.float32).numpy())
+
+
+def _params(rnn: nn.Module, layer: int) -> list[torch.Tensor]:
+    return [getattr(rnn, f"{n}_l{layer}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+
+def _probed_fused(config: Config, rnn: nn.Module, x: torch.Tensor, q: torch.Tensor,
+                  window: int | None) -> torch.Tensor:
+    """RNN (tanh, relu) and LSTM through torch's fused kernels, chunk by chunk. The top layer
+    reads [x_t, q_{t-1}] with weights [W_ih | W_hh] (cells.probed_lstm's trick), so q_{t-1}
+    enters step t exactly as h_{t-1} does; q_t is added to its output for the readout. Within
+    a chunk q_{-1} = 0: the previous chunk's probe must not reach across the cut."""
+    T, B, _ = x.shape
+    L, H = config.num_layers, config.hidden_size
+    lstm = config.cell == "lstm"
+    kernel = torch.lstm if lstm else FUSED[config.activation]
+    state: list = [None] * L
+    tops = []
+    for a, b in chunks(T, window):
+        inp = x[a:b]  # (b-a, B, I)
+        for layer in range(L):
+            w_ih, w_hh, b_ih, b_hh = _params(rnn, layer)
+            if layer == L - 1:
+                shifted = torch.cat([q.new_zeros(1, B, H), q[a:b - 1]])  # (b-a, B, H): q_{t-1}
+                inp = torch.cat([inp, shifted], dim=-1)
+                w_ih = torch.cat([w_ih, w_hh], dim=1)  # (G*H, I+H)
+            s = state[layer]
+            if s is None:
+                z = x.new_zeros(1, B, H)
+                s = (z, z) if lstm else z
+            args = ([w_ih, w_hh, b_ih, b_hh], True, 1, 0.0, True, False, False)
+            if lstm:
+                inp, h_n, c_n = kernel(inp, s, *args)
+                state[layer] = (h_n.detach(), c_n.detach())
+            else:
+                inp, h_n = kernel(inp, s, *args)
+                state[layer] = h_n.detach()
+        tops.append(inp + q[a:b])  # what the readout sees: h_t + q_t
+    return torch.cat(tops) if len(tops) > 1 else tops[0]
+
+
+def _probed_loop(config: Config, rnn: nn.Module, x: torch.Tensor, q: torch.Tensor,
+                 window: int | None) -> torch.Tensor:
+    """GRU and the sigmoid / linear RNN, one cell step at a time (the GRU's h_{t-1} enters
+    through the reset gate and its own z-path, so no input-side probe can stand in for it);
+    q_t is added to the top layer's h_t before anything uses it."""
+    T, B, _ = x.shape
+    L, H = config.num_layers, config.hidden_size
+    steps = [_cell_step(config, rnn, layer) for layer in range(L)]
+    state: list = [None] * L
+    tops = []
+    for a, b in chunks(T, window):
+        for t in range(a, b):
+            inp = x[t]  # (B, I)
+            for layer in range(L):
+                s = state[layer] if state[layer] is not None else x.new_zeros(B, H)
+                h = steps[layer](inp, s)  # (B, H)
+                if layer == L - 1:
+                    h = h + q[t]  # what every later use of h_t sees
+                state[layer] = inp = h
+            tops.append(inp)
+        state = [_detach(s) for s in state]
+    return torch.stack(tops)  # (T, B, H)
 
 
 def spectral_radius(config: Config, rnn: nn.Module) -> np.ndarray:
