@@ -103,8 +103,10 @@ PARAMS: tuple[Param, ...] = (
     Param("hidden_size", "model", "Hidden size H", f"Units per model (up to {MAX_HIDDEN}).", "int",
           lo=1, hi=MAX_HIDDEN, step=1),
     Param("forget_bias", "model", "LSTM forget-gate bias", "Starts the LSTM's forget gate at "
-          "sigmoid(bias): 1 or more keeps f near 1, so the cell carries the gradient far back. "
-          "Empty: torch's default init.", "float", lo=-10.0, hi=10.0, step=0.5, optional=True),
+          "sigmoid(bias), so the cell path scales the gradient by about sigmoid(bias)^D over D "
+          "steps: about ln D (chrono initialization, Tallec & Ollivier 2018) keeps it alive. "
+          "Empty: torch's default init (f near 0.5).", "float", lo=-10.0, hi=10.0, step=0.5,
+          optional=True),
     Param("optimizer", "training", "Optimizer", "Adam rescales each parameter's step, so even a "
           "tiny gradient moves it; SGD steps along the raw gradient.", "choice", OPTIMIZERS),
     Param("lr", "training", "Learning rate", "Step size of the optimizer.", "float",
