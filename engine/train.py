@@ -286,6 +286,8 @@ def spectral_radius(config: Config, rnn: nn.Module) -> np.ndarray:
     w = getattr(rnn, f"weight_hh_l{config.num_layers - 1}").detach()  # (G*H, H)
     H = w.shape[1]
     blocks = w.to("cpu", torch.float64).reshape(-1, H, H)  # (G, H, H)
+    if not torch.isfinite(blocks).all():  # a blown-up run: no spectrum to speak of
+        return np.full(blocks.shape[0], np.nan)
     return torch.linalg.eigvals(blocks).abs().amax(dim=-1).numpy()
 
 

@@ -182,8 +182,9 @@ def test_stop_by_returning_false_or_raising():
 
 def test_divergence_stops_the_run():
     c = recall(cell="rnn", activation="relu", init_hh="identity", gain=3.0, delay=40)
-    r = train(c, 20, optimizer="sgd", lr=10.0)
+    r = train(c, 20, optimizer="sgd", lr=10.0, radius_every=1, snapshot_every=1)
     assert r.stopped and "diverged" in r.stopped and r.steps_done < 20
+    assert np.isfinite(r.weights["weight_hh_l0"]).all(), "the bad update was not applied"
 
 
 def test_side_by_side_models_see_the_same_batches():
