@@ -59,15 +59,21 @@ def _widget_values(s: TS.TrainSettings) -> dict:
 
 
 def init_state() -> None:
-    """On a session's first visit, fill the widgets from the URL (warnings kept for display)."""
+    """Fill the widgets: from the URL on a session's first visit (warnings kept for display), and
+    from the last settings when coming back from another page (Streamlit forgets the state of
+    widgets that a run did not draw)."""
     ss = st.session_state
-    if ss.get("_train_ready"):
+    if not ss.get("_train_ready"):
+        settings, warnings = TS.from_query(st.query_params.to_dict())
+        ss["train_url_warnings"] = warnings
+        ss["train_url_settings"] = settings
+        ss["_train_ready"] = True
+    elif key("train_task") not in ss:
+        settings = ss.get("train_settings", TS.DEFAULT)
+    else:
         return
-    settings, warnings = TS.from_query(st.query_params.to_dict())
     for name, value in _widget_values(settings).items():
         ss[key(name)] = value
-    ss["train_url_warnings"] = warnings
-    ss["_train_ready"] = True
 
 
 def _widget(p: Param, disabled: bool) -> None:
@@ -102,6 +108,7 @@ def settings_ui() -> tuple[TS.TrainSettings, list[str]]:
         warnings.append(f"no model chosen; training the default {', '.join(TS.DEFAULT.models)}")
         models = TS.DEFAULT.models
     settings, more = TS.checked(TS.TrainSettings(**values, models=models))
+    ss["train_settings"] = settings  # outlives the widgets when another page is shown
     return settings, warnings + more
 
 
@@ -125,7 +132,10 @@ def _page() -> None:
     settings, warnings = settings_ui()
     st.title("Unrolled · Train")
     st.caption(INTRO)
-    for w in st.session_state.get("train_url_warnings", []) + warnings:
+    url_warnings = st.session_state.get("train_url_warnings", [])
+    if settings != st.session_state.get("train_url_settings"):
+        url_warnings = []  # the link's problems are gone once the settings moved on
+    for w in url_warnings + warnings:
         st.warning(w, icon=":material/warning:")
     _sync_url(settings)
     series, problem = None, None

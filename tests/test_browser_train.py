@@ -109,6 +109,23 @@ def test_stop_keeps_what_was_trained(browser_page):
     assert loss_steps(page) and loss_steps(page) < 5000, "the partial run is drawn"
 
 
+def test_settings_survive_a_visit_to_explore(browser_page):
+    page, url = browser_page
+    page.goto(f"{url}/train?delay=7&models=lstm,gru&lr=0.05")
+    page.wait_for_selector(IDLE)
+    page.get_by_role("link", name="Explore").click()
+    page.wait_for_selector(".js-plotly-plot")
+    page.wait_for_selector(IDLE)
+    page.get_by_role("link", name="Train").click()
+    page.wait_for_selector(".st-key-tr_run")
+    page.wait_for_selector(IDLE)
+    no_exception(page)
+    for part in ("delay=7", "models=lstm%2Cgru", "lr=0.05"):
+        assert part in page.url, page.url
+    alerts = page.locator('[data-testid="stAlert"]').all_inner_texts()
+    assert all("then press Train" in a for a in alerts), alerts  # no warnings, only the hint
+
+
 def _upload(page, name: str, data: bytes) -> None:
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
