@@ -16,7 +16,7 @@ from . import theme
 from .figures import _layout, _row_colorbar, f32, log10_abs, log_colorbar, symmetric_range
 
 SMOOTH_POINTS = 50  # the smoothed loss averages about steps / 50 steps per point
-LINE_HEIGHT = theme.LINE_HEIGHT + 80  # room for the legend under the plot
+LINE_HEIGHT = theme.LINE_HEIGHT + 90  # room for the legend under the plot
 ROW_HEIGHT = 150  # one model's hidden-state heatmap
 
 
@@ -48,8 +48,8 @@ def _positive(y: np.ndarray) -> np.ndarray:
 
 def _legend_below(fig: go.Figure) -> go.Figure:
     """Legend under the plot: three models' names do not fit beside a third-of-a-page title."""
-    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=-0.3, yanchor="top"),
-                      margin=dict(b=110))
+    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=-0.4, yanchor="top"),
+                      margin=dict(b=120))
     return fig
 
 
@@ -135,7 +135,8 @@ def radius_figure(results: list[TrainResult], marker: int | None = None) -> go.F
 def grad_time_figure(results: list[TrainResult], marker: int | None = None) -> go.Figure:
     """Per model, a heatmap of training step (rows, the snapshots) x t (columns) of log10
     ||dL/dh_t||: how far back the gradient reaches, and how that changes as the model learns.
-    Cells cut off by truncated BPTT (exactly 0) are left blank."""
+    Exact zeros are left blank: cut off by truncated BPTT, or blocked by ReLU units that are all
+    off at that step."""
     n = max(len(results), 1)
     fig = make_subplots(rows=1, cols=n, shared_yaxes=True, horizontal_spacing=0.03,
                         subplot_titles=[r.label for r in results] or [""])

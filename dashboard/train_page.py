@@ -46,7 +46,8 @@ CHARTS = ("**Loss**: thin lines every step, thick smoothed; dashed grey: the tri
           "before clipping and as applied, with the threshold. **Spectral radius** of W_hh: "
           "below 1 (tanh, ReLU) the gradient must fade going back. **Heatmap**: one row per "
           "snapshot, one column per step t; bright means dL/dh_t is large there, dark that the "
-          "gradient from the loss never reaches that far back (blank: cut by truncated BPTT).")
+          "gradient from the loss never reaches that far back (blank: exactly 0, cut by truncated "
+          "BPTT or blocked by ReLU units that are all off).")
 
 
 def key(name: str) -> str:
