@@ -11,6 +11,7 @@ from .charts import draw as _chart
 from . import figures as F
 from . import state as S
 from .widgets import config_ui, presets_ui, set_widgets, view_key
+from .widgets import key as widget_key
 
 EXPLAIN = {
     "signals": "What the model reads (x_t), what it is asked for (y_t) and what it says (ŷ_t). "
@@ -40,6 +41,9 @@ EXPLAIN = {
 def init_state() -> None:
     """On a session's first run, fill the widgets from the URL (warnings kept for display)."""
     if st.session_state.get("_ready"):
+        if widget_key("cell") not in st.session_state:  # back from another page: Streamlit
+            # dropped the state of the widgets it did not draw; put the last state back
+            set_widgets(*st.session_state.get("explore_last", (S.DEFAULT_CONFIG, S.DEFAULT_VIEW)))
         return
     config, view, warnings = S.state_from_query(st.query_params.to_dict())
     set_widgets(config, view)
@@ -160,6 +164,7 @@ def _main_view(config: Config) -> None:
         return
     T = trace.inputs.shape[0]
     view = _view_controls(config, T)
+    ss["explore_last"] = (config, view)  # restored by init_state after a visit to another page
     _sync_url(config, view)
     flags = F.flag_lines(trace)
     if flags:

@@ -126,6 +126,22 @@ def test_settings_survive_a_visit_to_explore(browser_page):
     assert all("then press Train" in a for a in alerts), alerts  # no warnings, only the hint
 
 
+def test_explore_survives_a_visit_to_train(browser_page):
+    page, url = browser_page
+    page.goto(f"{url}/?seq_len=80&cell=lstm")
+    page.wait_for_selector(".js-plotly-plot")
+    page.wait_for_selector(IDLE)
+    page.get_by_role("link", name="Train").click()
+    page.wait_for_selector(".st-key-tr_run")
+    page.wait_for_selector(IDLE)
+    page.get_by_role("link", name="Explore").click()
+    page.wait_for_selector(".js-plotly-plot")
+    page.wait_for_selector(IDLE)
+    no_exception(page)
+    assert "seq_len=80" in page.url and "cell=lstm" in page.url, page.url
+    assert page.get_by_text("Something went wrong").count() == 0
+
+
 def _upload(page, name: str, data: bytes) -> None:
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
