@@ -1,5 +1,4 @@
-"""Unrolled's Streamlit entry point: the pages, via st.navigation (Explore now; Compare and Train
-later). Run it with `python3 dev.py app`; Streamlit executes this file as __main__, so run() is
+"""Unrolled's Streamlit entry point: the pages (Explore, Compare, Train) via st.navigation. Run it with `python3 dev.py app`; Streamlit executes this file as __main__, so run() is
 called at the bottom rather than under an `if __name__ == "__main__"` guard.
 """
 
@@ -11,10 +10,10 @@ import sys
 import streamlit as st
 
 try:
-    from dashboard import compare, explore, present_ui
+    from dashboard import compare, explore, present_ui, train_page
 except ImportError:  # no editable install: Streamlit puts only dashboard/ on sys.path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from dashboard import compare, explore, present_ui
+    from dashboard import compare, explore, present_ui, train_page
 
 
 def run() -> None:
@@ -23,7 +22,8 @@ def run() -> None:
                        initial_sidebar_state=present_ui.sidebar_state())
     present_ui.toggle()  # on every page; `present=1` in the URL turns it on
     pages = [st.Page(explore.page, title="Explore", icon="🔎", url_path="explore", default=True),
-             st.Page(compare.page, title="Compare", icon="⚖️", url_path="compare")]
+             st.Page(compare.page, title="Compare", icon="⚖️", url_path="compare"),
+             st.Page(train_page.page, title="Train", icon="🏋️", url_path="train")]
     st.navigation(pages).run()
 
 

@@ -99,3 +99,8 @@ PRESENT_COLORS = {
     "#7f7f7f": "#000000",  # grey -> black: grey lines vanish on a projector
     "#444444": "#000000",
 }
+
+# Train page: one colour per model slot (up to three side by side), kept on every chart.
+MODEL_COLORS = ("#1f77b4", "#d62728", "#2ca02c")
+BASELINE_COLOR = "#7f7f7f"  # trivial-baseline lines beside the loss curves
+THRESHOLD_COLOR = "#ff7f0e"  # the clipping threshold and the radius-1 line
