@@ -109,3 +109,27 @@ def test_url_fuzz_ran():
         pytest.skip("run together with the fuzz test")
     assert SEEN["runs"] >= EXAMPLES and SEEN["warned"] >= EXAMPLES // 2, SEEN
     print(f"URL fuzz: {SEEN}")
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(queries(), st.sampled_from(["a.", "b.", ""]))
+def test_compare_and_train_links_parse_or_warn(query, prefix):
+    """The Compare and Train pages' URL parsers (pure) on the same generated links: never an
+    exception; every unknown key is named in a warning."""
+    from dashboard import compare_state as CS
+    from dashboard import train_state as TS
+
+    q = {f"{prefix}{k}": v for k, v in query.items()}
+    a, b, _, warnings = CS.compare_from_query(q)
+    text = " ".join(warnings)
+    for key in q:
+        side, _, name = key.partition(".")
+        known = (side in ("a", "b") and name in S.PARAM) or key in CS.VIEW_PARAM
+        if not known:
+            assert repr(key)[1:-1][:20] in text, f"compare: {key!r} not named"
+    settings, warnings = TS.from_query(q)
+    text = " ".join(warnings)
+    for key in q:
+        if key not in TS.PARAM and key not in ("models", "present"):
+            assert repr(key)[1:-1][:20] in text, f"train: {key!r} not named"
+    assert TS.from_query(TS.to_query(settings)) == (settings, [])
