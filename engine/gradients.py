@@ -173,12 +173,17 @@ def log10_norm(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return n - LOG10_2 * scale.reshape(-1, *([1] * (n.ndim - 1)))
 
 
+def _row_norms(x: np.ndarray) -> np.ndarray:
+    """Norm of every row of x (T, n): one pass (einsum), in x's dtype like np.linalg.norm."""
+    return np.sqrt(np.einsum("ti,ti->t", x, x))
+
+
 def term_norms(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     """Frobenius norm per step of sum_b a[t,b] b[t,b]^T (or of sum_b a[t,b] when b is None)."""
     if b is None:
         return np.linalg.norm(a.sum(axis=1), axis=-1)
     if a.shape[1] == 1:  # one sample: the outer product's norm is a product of norms
-        return np.linalg.norm(a[:, 0], axis=-1) * np.linalg.norm(b[:, 0], axis=-1)
+        return _row_norms(a[:, 0]) * _row_norms(b[:, 0])
     ga = np.einsum("tbi,tci->tbc", a, a)  # (T, B, B): Gram matrices keep this O(T B^2 (G H + I))
     gb = np.einsum("tbi,tci->tbc", b, b)
     return np.sqrt(np.maximum((ga * gb).sum(axis=(1, 2)), 0.0))

@@ -106,3 +106,23 @@ def cell_scan(ifgo, g):  # pragma: no cover - compiled
                 u = ifgo[t, b, h] * g[t, b, h]
                 c[t, b, h] = ifgo[t, b, H + h] * c[t - 1, b, h] + u if t else u
     return c
+
+
+@njit(cache=True)
+def step_flags(x, tiny):  # pragma: no cover - compiled
+    """Per step of x (P, T, Q), in one pass: the largest |x| (NaN ignored), the NaN count and the
+    count of subnormal entries (0 < |x| < tiny)."""
+    P, T, Q = x.shape
+    peak = np.zeros(T)
+    nans = np.zeros(T, dtype=np.int64)
+    subs = np.zeros(T, dtype=np.int64)
+    for p in range(P):
+        for t in range(T):
+            m, n_nan, n_sub = peak[t], 0, 0
+            for q in range(Q):
+                a = abs(x[p, t, q])
+                n_nan += a != a
+                n_sub += (a < tiny) & (a > 0)
+                m = a if a > m else m
+            peak[t], nans[t], subs[t] = m, nans[t] + n_nan, subs[t] + n_sub
+    return peak, nans, subs

@@ -55,3 +55,43 @@ def test_compiled_lstm_bptt_equals_numpy_recursion(dtype, dense):
                                    err_msg=k)
     np.testing.assert_allclose(gr.log10_norm(got["dh"], got["scale"]),
                                gr.log10_norm(want["dh"], want["scale"]), rtol=0, atol=1e-4)
+
+
+def _first(mask):
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if hits.size else None
+
+
+def _flags_reference(x, time_axis):
+    """The flags' definitions written out with numpy (NaN propagates into the per-step maximum)."""
+    fi = np.finfo(x.dtype)
+    axes = tuple(a for a in range(x.ndim) if a != time_axis)
+    ax = np.abs(x)
+    with np.errstate(all="ignore"):
+        peak = ax.max(axis=axes)
+        return {"nan": _first(np.isnan(x).any(axis=axes)), "inf": _first(np.isinf(x).any(axis=axes)),
+                "overflow": _first(peak > np.sqrt(fi.max)),
+                "underflow": _first(((ax < fi.tiny) & (ax > 0)).any(axis=axes))}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("time_axis", [0, 1])
+def test_flag_scan_finds_each_kind_at_its_first_step(dtype, time_axis):
+    from engine import flags
+
+    fi = np.finfo(dtype)
+    shape = (3, 40, 2, 5) if time_axis == 1 else (40, 2, 5)
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    assert flags.scan(x, time_axis) == dict.fromkeys(flags.KINDS)
+    at = (lambda t, v: x.__setitem__((1, t, 1, 2), v)) if time_axis == 1 else \
+        (lambda t, v: x.__setitem__((t, 1, 2), v))
+    at(30, np.nan)
+    at(25, np.inf)
+    at(12, fi.max / 4)  # overflow
+    at(33, fi.tiny / 8)  # subnormal
+    at(9, -np.inf)
+    got = flags.scan(x, time_axis)
+    assert got == _flags_reference(x, time_axis) == {"nan": 30, "inf": 9, "overflow": 9,
+                                                      "underflow": 33}
+    y = x[:, ::2] if time_axis == 1 else x[::-1]  # strided views scan the same way
+    assert flags.scan(y, time_axis) == _flags_reference(y, time_axis)
