@@ -23,16 +23,15 @@ def scan(x: np.ndarray, time_axis: int, log10_norm: np.ndarray | None = None) ->
     fi = np.finfo(x.dtype)
     T = x.shape[time_axis]
     lead = int(np.prod(x.shape[:time_axis]))
-    peak, nans, subs = step_flags(np.reshape(x, (lead, T, -1)), float(fi.tiny))
-    out = {"nan": _first(nans > 0), "inf": _first(np.isinf(peak)),
-           "overflow": _first((peak > np.sqrt(fi.max)) & (nans == 0))}  # as a NaN-propagating max
-    under = subs > 0
+    first = step_flags(np.reshape(x, (lead, T, -1)), float(fi.tiny), float(np.sqrt(fi.max)))
+    out = {k: (int(s) if s >= 0 else None) for k, s in zip(KINDS, first)}
     if log10_norm is not None:  # (..., T, ...) with the same time axis, norm over units
         with np.errstate(all="ignore"):
             lost = np.isfinite(log10_norm) & (np.linalg.norm(x, axis=-1) == 0)
         lax = tuple(a for a in range(lost.ndim) if a != time_axis)
-        under = under | lost.any(axis=lax)
-    out["underflow"] = _first(under)
+        t = _first(lost.any(axis=lax))
+        if t is not None and (out["underflow"] is None or t < out["underflow"]):
+            out["underflow"] = t
     return out
 
 

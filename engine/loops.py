@@ -109,20 +109,23 @@ def cell_scan(ifgo, g):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def step_flags(x, tiny):  # pragma: no cover - compiled
-    """Per step of x (P, T, Q), in one pass: the largest |x| (NaN ignored), the NaN count and the
-    count of subnormal entries (0 < |x| < tiny)."""
+def step_flags(x, tiny, big):  # pragma: no cover - compiled
+    """First step t of x (P, T, Q), or -1, with: a NaN; an Inf; |x| > big at a step without NaN
+    (as a NaN-propagating maximum would say); a subnormal (0 < |x| < tiny). One pass."""
     P, T, Q = x.shape
-    peak = np.zeros(T)
-    nans = np.zeros(T, dtype=np.int64)
-    subs = np.zeros(T, dtype=np.int64)
-    for p in range(P):
-        for t in range(T):
-            m, n_nan, n_sub = peak[t], 0, 0
+    first = np.full(4, -1, dtype=np.int64)
+    for t in range(T):
+        n_nan, n_inf, n_big, n_sub = 0, 0, 0, 0
+        for p in range(P):
             for q in range(Q):
                 a = abs(x[p, t, q])
                 n_nan += a != a
+                n_inf += a == np.inf
+                n_big += a > big
                 n_sub += (a < tiny) & (a > 0)
-                m = a if a > m else m
-            peak[t], nans[t], subs[t] = m, nans[t] + n_nan, subs[t] + n_sub
-    return peak, nans, subs
+        for k, n in enumerate((n_nan, n_inf, n_big * (n_nan == 0), n_sub)):
+            if n and first[k] < 0:
+                first[k] = t
+        if first.min() >= 0:
+            break
+    return first
