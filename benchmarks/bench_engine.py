@@ -2,6 +2,7 @@
 
 python3 dev.py bench            # full grid (several minutes)
 python3 dev.py bench --quick    # T in {200, 1000}, H in {32, 128}
+python3 dev.py bench --cell lstm  # one cell's rows (then the other sections as usual)
 
 Prints, per (cell, T, H): median seconds of the trace (everything except influence and
 jacobian_norm) and of torch.nn's forward + backward on the same weights and data, and their
@@ -71,6 +72,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small grid only")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cell", choices=["rnn", "lstm", "gru"], help="only this cell's trace rows")
     p.add_argument("--memory-child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -83,7 +85,7 @@ def main() -> None:
           "input 8, loss sum")
     print(f"{'cell':<10}{'T':>6}{'H':>6}{'trace s':>10}{'torch s':>10}{'ratio':>8}{'req':>6}")
     worst = []
-    for cell, act in CASES:
+    for cell, act in [c for c in CASES if args.cell in (None, c[0])]:
         for T in Ts:
             for H in Hs:
                 cfg = Config(cell=cell, activation=act, seq_len=T, hidden_size=H, input_size=8,

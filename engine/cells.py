@@ -2,7 +2,7 @@
 
 Shapes: T steps, B samples, I inputs, H hidden units, G gate blocks (RNN 1, LSTM 4, GRU 3).
 The forward pass runs torch's own fused kernel for h_t, then recomputes every gate for all steps
-in one batched matmul (no per-step Python work except the LSTM cell scan, which is elementwise).
+in one batched matmul (no per-step Python work; the LSTM's cell scan is a compiled loop).
 """
 
 from __future__ import annotations
@@ -95,14 +95,11 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
 
 
 def forward_layer(cell: str, activation: str, x: torch.Tensor, params: list[list[torch.Tensor]],
-                  bidirectional: bool, out: torch.Tensor | None = None
-                  ) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
+                  bidirectional: bool) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
     """Run one layer; returns its output (T, B, D*H) and, per direction, every step's values in
-    that direction's processing order (the reverse direction sees time flipped). `out` skips the
-    kernel when the layer's output is already known."""
+    that direction's processing order (the reverse direction sees time flipped)."""
     with torch.no_grad():
-        if out is None:
-            out = fused_hidden(cell, activation, x, params, bidirectional)  # (T, B, D*H)
+        out = fused_hidden(cell, activation, x, params, bidirectional)  # (T, B, D*H)
         H = params[0][1].shape[1]
         per_direction = []
         for d, p in enumerate(params):

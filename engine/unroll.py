@@ -112,7 +112,7 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
         d_step = 2.0 * err / B  # (T, B, O): dL_t/dy_hat_t
         d_y = d_step * mask[:, None, None]  # dL/dy_hat_t
         V = wn["readout.weight"]  # (O, D*H)
-        bw = _backward(config, fw, wn, gr.mm(d_y, V), device)  # injection (T, B, D*H) at the top
+        bw = _backward(config, fw, wn, gr.mm(d_y, V))  # injection (T, B, D*H) at the top
         bw["weight_grad"].update({"readout.weight": gr.mm(d_y.reshape(T * B, O).T, top.reshape(T * B, -1)),
                                   "readout.bias": d_y.sum(axis=(0, 1))})
         bw["terms"].update({"readout.weight": gr.term_norms(d_y, top),
@@ -201,7 +201,7 @@ def _forward(config: Config, x: torch.Tensor, w: dict, device) -> dict:
     return {"vals": vals, "layer_in": layer_in, "top": h.cpu().numpy()}
 
 
-def _backward(config: Config, fw: dict, wn: dict, inject: np.ndarray, device) -> dict:
+def _backward(config: Config, fw: dict, wn: dict, inject: np.ndarray) -> dict:
     """Adjoints of every layer and direction, from the top layer's direct dL/dh_t (`inject`).
 
     Each layer hands dL/d(its input) to the layer below. Returns per layer-direction (processing
