@@ -1,11 +1,11 @@
-"""Compiled time loops (numba): the LSTM's adjoint recursion and cell-state scan, one call each.
+"""Compiled loops (numba): the LSTM's adjoint recursion and cell-state scan, and the flags' scan.
 
 A Python loop over t costs microseconds per step in interpreter and dispatch overhead alone,
-which is most of the time at small H; here the whole recursion is one compiled call. It is the
-same arithmetic as gradients.bptt (same order of operations per step, fastmath off, so equal to
+which is most of the time at small H; here each whole loop is one compiled call. The recursion is
+the same arithmetic as gradients.bptt (same operations per step, fastmath off, so equal to
 rounding), including the power-of-two rescaling that keeps log10 |dL/dh_t| exact below underflow.
-Compiled once per dtype and cached on disk (cache=True): the first call in a fresh install
-compiles for a few seconds.
+Compiled once per dtype and layout and cached on disk (cache=True): the first LSTM unroll of a
+fresh install compiles for a few seconds.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ def _matvec(a, w, out):  # pragma: no cover - compiled
             s0, s1, s2, s3 = a[b, j], a[b, j + 1], a[b, j + 2], a[b, j + 3]
             s4, s5, s6, s7 = a[b, j + 4], a[b, j + 5], a[b, j + 6], a[b, j + 7]
             for h in range(H):
-                out[b, h] += (((s0 * w[j, h] + s1 * w[j + 1, h]) + (s2 * w[j + 2, h] + s3 * w[j + 3, h]))
+                out[b, h] += (((s0 * w[j, h] + s1 * w[j + 1, h])
+                               + (s2 * w[j + 2, h] + s3 * w[j + 3, h]))
                               + ((s4 * w[j + 4, h] + s5 * w[j + 5, h])
                                  + (s6 * w[j + 6, h] + s7 * w[j + 7, h])))
             j += 8
