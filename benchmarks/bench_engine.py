@@ -2,6 +2,7 @@
 
 python3 dev.py bench            # full grid (several minutes)
 python3 dev.py bench --quick    # T in {200, 1000}, H in {32, 128}
+python3 dev.py bench --cell lstm  # one cell's rows (then the other sections as usual)
 
 Prints, per (cell, T, H): median seconds of the trace (everything except influence and
 jacobian_norm) and of torch.nn's forward + backward on the same weights and data, and their
@@ -58,12 +59,22 @@ def median_pair(config, reps: int, **kw) -> tuple[float, float]:
     return statistics.median(a), statistics.median(b)
 
 
+def _peak_rss_kib() -> int:
+    """This process's peak RSS in KiB. Linux's VmHWM belongs to this program alone; ru_maxrss can
+    carry the parent's peak over fork + exec (the child then reports the benchmark's own peak)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def peak_memory(T: int, H: int) -> None:
     """Child process: one unroll, print peak RSS above the baseline after imports (MiB)."""
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = _peak_rss_kib()
     unroll(Config(cell="lstm", seq_len=T, hidden_size=H, dtype="float32", loss="sum"),
            jacobian=False, influence=False)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _peak_rss_kib()
     print(f"{(peak - base) / 1024:.0f} {peak / 1024:.0f}")
 
 
@@ -71,6 +82,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small grid only")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cell", choices=["rnn", "lstm", "gru"], help="only this cell's trace rows")
     p.add_argument("--memory-child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -83,7 +95,7 @@ def main() -> None:
           "input 8, loss sum")
     print(f"{'cell':<10}{'T':>6}{'H':>6}{'trace s':>10}{'torch s':>10}{'ratio':>8}{'req':>6}")
     worst = []
-    for cell, act in CASES:
+    for cell, act in [c for c in CASES if args.cell in (None, c[0])]:
         for T in Ts:
             for H in Hs:
                 cfg = Config(cell=cell, activation=act, seq_len=T, hidden_size=H, input_size=8,

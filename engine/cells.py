@@ -2,15 +2,15 @@
 
 Shapes: T steps, B samples, I inputs, H hidden units, G gate blocks (RNN 1, LSTM 4, GRU 3).
 The forward pass runs torch's own fused kernel for h_t, then recomputes every gate for all steps
-in one batched matmul (no per-step Python work except the LSTM cell scan, which is elementwise).
+in one batched matmul (no per-step Python work; the LSTM's cell scan is a compiled loop).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
-from .scan import linear_scan
 
 GATES = {"rnn": ("a",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 
@@ -74,11 +74,16 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
         out["a"] = a  # (T, B, H): the pre-activation
         out["act_deriv"] = ACTIVATIONS[activation][1](a, h)
     elif cell == "lstm":
-        g = torch.tanh(a[..., 2 * H:3 * H])  # (T, B, H)
-        i, f, _, o = torch.sigmoid_(a).chunk(4, dim=-1)  # in place: a is not needed after this
-        c = linear_scan(f.cpu().numpy(), (i * g).cpu().numpy())  # c_t = f_t c_{t-1} + i_t g_t
-        c = torch.from_numpy(c).to(h.device)
-        out.update(i=i, f=f, g=g, o=o, c=c, c_prev=torch.cat([h.new_zeros(1, B, H), c[:-1]]))
+        from . import loops  # numba: imported only where an LSTM runs (its import takes a while)
+
+        a = a.cpu()  # the cell scan runs on the CPU
+        # numpy's float32 tanh is several times faster than torch's on CPU; sigmoid is in place
+        # over the whole contiguous block (fastest), so i f o stay views of one (T, B, 4H) array
+        g = torch.from_numpy(np.tanh(a[..., 2 * H:3 * H].numpy()))  # (T, B, H)
+        i, f, _, o = torch.sigmoid_(a).chunk(4, dim=-1)  # each (T, B, H)
+        c = torch.from_numpy(loops.cell_scan(a.numpy(), g.numpy()))  # c_t = f_t c_{t-1} + i_t g_t
+        out.update(i=i, f=f, g=g, o=o, c=c, c_prev=torch.cat([c.new_zeros(1, B, H), c[:-1]]),
+                   ifgo=a)
     else:
         gi = torch.addmm(b_ih, x.reshape(T * B, -1), w_ih.T).reshape(T, B, -1)  # (T, B, 3H)
         gh = torch.addmm(b_hh, h_prev.reshape(T * B, H), w_hh.T).reshape(T, B, -1)  # (T, B, 3H)
@@ -90,14 +95,11 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
 
 
 def forward_layer(cell: str, activation: str, x: torch.Tensor, params: list[list[torch.Tensor]],
-                  bidirectional: bool, out: torch.Tensor | None = None
-                  ) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
+                  bidirectional: bool) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
     """Run one layer; returns its output (T, B, D*H) and, per direction, every step's values in
-    that direction's processing order (the reverse direction sees time flipped). `out` skips the
-    kernel when the layer's output is already known (e.g. from probed_lstm)."""
+    that direction's processing order (the reverse direction sees time flipped)."""
     with torch.no_grad():
-        if out is None:
-            out = fused_hidden(cell, activation, x, params, bidirectional)  # (T, B, D*H)
+        out = fused_hidden(cell, activation, x, params, bidirectional)  # (T, B, D*H)
         H = params[0][1].shape[1]
         per_direction = []
         for d, p in enumerate(params):
@@ -105,34 +107,6 @@ def forward_layer(cell: str, activation: str, x: torch.Tensor, params: list[list
             xs, hs = (x, h) if d == 0 else (x.flip(0), h.flip(0))
             per_direction.append(gate_values(cell, activation, xs, hs.contiguous(), *p))
     return out, per_direction
-
-
-def probed_lstm(x: torch.Tensor, params: list[list[torch.Tensor]], bidirectional: bool
-                ) -> tuple[torch.Tensor, torch.Tensor, list[list[torch.Tensor]]]:
-    """One LSTM layer through torch's fused kernel, with autograd and zero probes in its input.
-
-    The probe p_t (T, B, D*H) enters with weight W_hh (W_ih' = [W_ih | W_hh]), so a_t gains
-    W_hh p_t = 0 and dL/dp_t = dA_t W_hh: exactly dL/dh_{t-1} through step t, computed by torch's
-    own fused backward. Returns (output with its graph, probe, per direction the leaves
-    [W_ih', W_hh, b_ih, b_hh] whose .grad torch's backward fills in at no extra cost).
-    """
-    T, B, _ = x.shape
-    D, H = len(params), params[0][1].shape[1]
-    with torch.enable_grad():
-        p = x.new_zeros(T, B, D * H, requires_grad=True)
-        flat, leaves = [], []
-        for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(params):
-            side = w_hh.new_zeros(w_hh.shape[0], D * H)  # each direction sees only its own probe
-            side[:, d * H:(d + 1) * H] = w_hh
-            ws = [torch.cat([w_ih, side], dim=1), w_hh, b_ih, b_hh]
-            ws = [w.detach().requires_grad_() for w in ws]
-            leaves.append(ws)
-            flat += ws
-        h0 = x.new_zeros(D, B, H)
-        # train=True: torch's fused (oneDNN) backward is only taken in training mode; dropout is 0.
-        out = torch.lstm(torch.cat([x, p], dim=-1), (h0, h0), flat, True, 1, 0.0, True,
-                         bidirectional, False)[0]
-    return out, p, leaves
 
 
 class LoopRNN(nn.Module):

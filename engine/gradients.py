@@ -23,11 +23,14 @@ import numpy as np
 import torch
 
 from .cells import ACTIVATIONS, GATES
-from .scan import linear_scan
 
 _RESCALE = {np.dtype(np.float32): (2.0**-64, 64), np.dtype(np.float64): (2.0**-512, 512)}
 LOG10_2 = math.log10(2.0)
 
+
+# With 2..15 output columns (e.g. dL/dW_ih for 8 inputs) MKL's GEMM runs 3-6x below its speed
+# on the transposed product b^T a^T, which has that many rows instead (measured, 1 thread).
+_FLIP_BELOW = 16
 
 # OpenBLAS threads a product above 2304 * 4 multiply-adds; below it numpy's call is cheapest.
 _NUMPY_MM_BELOW = 9216
@@ -37,7 +40,11 @@ def mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b computed by torch (zero-copy in and out): the engine's one BLAS thread pool."""
     a = a if all(s >= 0 for s in a.strides) else np.ascontiguousarray(a)
     b = b if all(s >= 0 for s in b.strides) else np.ascontiguousarray(b)
-    return (torch.from_numpy(a) @ torch.from_numpy(b)).numpy()
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    if b.ndim == 2 and 1 < b.shape[1] < _FLIP_BELOW:  # a few output columns: MKL's slow case
+        a2 = ta.reshape(-1, a.shape[-1])  # (M, K)
+        return (tb.T @ a2.T).T.contiguous().reshape(*a.shape[:-1], b.shape[1]).numpy()
+    return (ta @ tb).numpy()
 
 
 def factors(cell: str, vals: dict[str, np.ndarray], probes: bool = False) -> dict[str, np.ndarray]:
@@ -137,25 +144,19 @@ def bptt(cell: str, fac: dict[str, np.ndarray], w_hh: np.ndarray, inject, state_
     return {"dh": dh_all, "dA": dA_all, "dc": dc_all, "scale": scale}
 
 
-def lstm_adjoints(fac: dict[str, np.ndarray], e: np.ndarray, through: np.ndarray) -> dict:
-    """LSTM adjoints when dL/dh_t through the recurrence is already known (torch's fused backward,
-    via probes): dh_t = e_t + through_t, then dc_t = f_{t+1} dc_{t+1} + dh_t o_t tanh'(c_t) is an
-    elementwise linear scan and every dA_t follows at once. Same output as bptt (unscaled)."""
-    dh = e + through  # (T, B, H)
-    dc = linear_scan(fac["fn"], dh * fac["oc"], reverse=True)
-    T, B, H = dh.shape
-    dA = np.empty((T, B, 4, H), dh.dtype)
-    np.multiply(dc[:, :, None, :], fac["K3"], out=dA[:, :, :3])
-    np.multiply(dh, fac["Ko"], out=dA[:, :, 3])
-    return {"dh": dh, "dA": dA.reshape(T, B, 4 * H), "dc": np.ascontiguousarray(dc),
-            "scale": np.zeros(T, dtype=np.int64)}
+def lstm_bptt(vals: dict[str, np.ndarray], w_hh: np.ndarray, e: np.ndarray) -> dict:
+    """bptt for the LSTM with every step stored, as one compiled loop (loops.lstm_bptt): same
+    result and scaling. vals: the forward values (processing order); e: (T, B, H) direct dL/dh_t."""
+    from . import loops  # numba: imported only where an LSTM runs (its import takes a while)
 
-
-def lost_precision(dh: np.ndarray) -> bool:
-    """True if some dL/dh_t is exactly 0 or subnormal: a plain float backward lost it, and the
-    rescaled recursion must be used instead to keep its size visible."""
-    n = np.linalg.norm(dh, axis=-1)
-    return bool((n == 0).any() or ((np.abs(dh) < np.finfo(dh.dtype).tiny) & (dh != 0)).any())
+    T, B, H = e.shape
+    lo, up = _RESCALE[np.dtype(w_hh.dtype)]
+    out = {"dh": np.empty_like(e), "dA": np.empty((T, B, 4 * H), e.dtype), "dc": np.empty_like(e),
+           "scale": np.zeros(T, dtype=np.int64)}
+    tc = np.tanh(vals["c"])  # numpy's vectorised tanh: far cheaper than a scalar call per step
+    loops.lstm_bptt(np.ascontiguousarray(w_hh), np.ascontiguousarray(e), vals["ifgo"], vals["g"],
+                    vals["c"], tc, lo, up, out["dh"], out["dA"], out["dc"], out["scale"])
+    return out
 
 
 def unscale(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -173,12 +174,17 @@ def log10_norm(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return n - LOG10_2 * scale.reshape(-1, *([1] * (n.ndim - 1)))
 
 
+def _row_norms(x: np.ndarray) -> np.ndarray:
+    """Norm of every row of x (T, n): one pass (einsum), in x's dtype like np.linalg.norm."""
+    return np.sqrt(np.einsum("ti,ti->t", x, x))
+
+
 def term_norms(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     """Frobenius norm per step of sum_b a[t,b] b[t,b]^T (or of sum_b a[t,b] when b is None)."""
     if b is None:
         return np.linalg.norm(a.sum(axis=1), axis=-1)
     if a.shape[1] == 1:  # one sample: the outer product's norm is a product of norms
-        return np.linalg.norm(a[:, 0], axis=-1) * np.linalg.norm(b[:, 0], axis=-1)
+        return _row_norms(a[:, 0]) * _row_norms(b[:, 0])
     ga = np.einsum("tbi,tci->tbc", a, a)  # (T, B, B): Gram matrices keep this O(T B^2 (G H + I))
     gb = np.einsum("tbi,tci->tbc", b, b)
     return np.sqrt(np.maximum((ga * gb).sum(axis=(1, 2)), 0.0))

@@ -2,8 +2,8 @@
 
 Forward: torch's fused kernels for h_t (no per-step Python), then every gate of every step in one
 batched matmul. Backward, layer by layer from the top, each direction in its own processing order:
-the adjoint recursion of gradients.py (RNN, GRU), or for the LSTM torch's own fused backward read
-out through zero probes (cells.probed_lstm); weight gradients are batched matmuls.
+the adjoint recursion of gradients.py (RNN, GRU), for the LSTM as one compiled loop
+(loops.lstm_bptt); weight gradients are batched matmuls.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 
 from . import flags as flagmod
 from . import gradients as gr
-from .cells import GATES, forward_layer, probed_lstm
+from .cells import GATES, forward_layer
 from .config import Config
 from .init import init_weights, param_names, weight_shapes
 from .inputs import make_task
@@ -112,7 +112,7 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
         d_step = 2.0 * err / B  # (T, B, O): dL_t/dy_hat_t
         d_y = d_step * mask[:, None, None]  # dL/dy_hat_t
         V = wn["readout.weight"]  # (O, D*H)
-        bw = _backward(config, fw, wn, gr.mm(d_y, V), device)  # injection (T, B, D*H) at the top
+        bw = _backward(config, fw, wn, gr.mm(d_y, V))  # injection (T, B, D*H) at the top
         bw["weight_grad"].update({"readout.weight": gr.mm(d_y.reshape(T * B, O).T, top.reshape(T * B, -1)),
                                   "readout.bias": d_y.sum(axis=(0, 1))})
         bw["terms"].update({"readout.weight": gr.term_norms(d_y, top),
@@ -188,34 +188,20 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
 
 def _forward(config: Config, x: torch.Tensor, w: dict, device) -> dict:
     """All layers forward. vals: per layer-direction, every step's values (numpy, processing
-    order); layer_in: each layer's input (natural order); top: the last layer's output.
-
-    LSTM: torch's fused backward is far faster than any Python time loop, so its forward keeps
-    a graph with zero probes, and dL/dh_t later comes out of torch (see cells.probed_lstm).
-    """
+    order); layer_in: each layer's input (natural order); top: the last layer's output."""
     cell, L, D = config.cell, config.num_layers, config.num_directions
-    probed = cell == "lstm"
-    vals, layer_in, probes, leaves = [], [], [], []
+    vals, layer_in = [], []
     h = x.to(device)
     with torch.no_grad():
         for layer in range(L):
             params = [[w[n].to(device) for n in param_names(layer, d)] for d in range(D)]
-            layer_in.append(h.detach().cpu().numpy())
-            out_graph = None
-            if probed:
-                out_graph, p, lv = probed_lstm(h, params, config.bidirectional)
-                probes.append(p)
-                leaves += [leaf for ws in lv for leaf in ws]  # W_ih', W_hh, b_ih, b_hh per direction
-            out, per_dir = forward_layer(cell, config.activation, h.detach(), params,
-                                         config.bidirectional,
-                                         out=None if out_graph is None else out_graph.detach())
+            layer_in.append(h.cpu().numpy())
+            h, per_dir = forward_layer(cell, config.activation, h, params, config.bidirectional)
             vals += [{k: v.cpu().numpy() for k, v in pd.items()} for pd in per_dir]
-            h = out_graph if probed else out
-    return {"vals": vals, "layer_in": layer_in, "top": h.detach().cpu().numpy(), "graph": h,
-            "probes": probes, "leaves": leaves}
+    return {"vals": vals, "layer_in": layer_in, "top": h.cpu().numpy()}
 
 
-def _backward(config: Config, fw: dict, wn: dict, inject: np.ndarray, device) -> dict:
+def _backward(config: Config, fw: dict, wn: dict, inject: np.ndarray) -> dict:
     """Adjoints of every layer and direction, from the top layer's direct dL/dh_t (`inject`).
 
     Each layer hands dL/d(its input) to the layer below. Returns per layer-direction (processing
@@ -225,12 +211,6 @@ def _backward(config: Config, fw: dict, wn: dict, inject: np.ndarray, device) ->
     cell, L, D, H = config.cell, config.num_layers, config.num_directions, config.hidden_size
     vals, layer_in = fw["vals"], fw["layer_in"]
     T, B = inject.shape[:2]
-    through = torch_grad = None
-    if fw["probes"]:  # dL/dp for every layer's probe (dL/dh_{t-1} through step t), and dL/dW
-        grads = torch.autograd.grad(fw["graph"], fw["probes"] + fw["leaves"],
-                                    grad_outputs=torch.from_numpy(inject).to(device))
-        through = [g.cpu().numpy() for g in grads[:L]]
-        torch_grad = [g.cpu().numpy() for g in grads[L:]]
     out = {k: [None] * (L * D) for k in ("dh", "dc", "log10", "dA_ih", "dA_hh")}
     weight_grad, terms = {}, {}
     for layer in reversed(range(L)):
@@ -240,30 +220,19 @@ def _backward(config: Config, fw: dict, wn: dict, inject: np.ndarray, device) ->
             n_ih, n_hh, n_bih, n_bhh = param_names(layer, d)
             flip = (lambda a: a[::-1]) if d else (lambda a: a)
             e = np.ascontiguousarray(flip(inject[..., d * H:(d + 1) * H]))  # (T, B, H)
-            fac = gr.factors(cell, vals[ld])
-            res = None
-            if through is not None:
-                tp = flip(through[layer][..., d * H:(d + 1) * H])  # processing order
-                thr = np.zeros_like(e)
-                thr[:-1] = tp[1:]  # p_{t+1} carries dL/dh_t
-                res = gr.lstm_adjoints(fac, e, thr)
-                if gr.lost_precision(res["dh"]):  # underflow: redo it exactly, rescaled
-                    res = None
-            if res is None:
+            if cell == "lstm":  # one compiled loop (its own factors)
+                fac, res = None, gr.lstm_bptt(vals[ld], wn[n_hh], e)
+            else:
+                fac = gr.factors(cell, vals[ld])
                 res = gr.bptt(cell, fac, wn[n_hh], e, (B,))
             dh, dA_hh = gr.unscale(res["dh"], res["scale"]), gr.unscale(res["dA"], res["scale"])
             dA_ih = dA_hh if cell != "gru" else (dh[..., None, :] * fac["Kih"]).reshape(T, B, -1)
             x_l = np.ascontiguousarray(flip(layer_in[layer]))  # (T, B, I_l) processing order
             h_prev = vals[ld]["h_prev"]
-            if torch_grad is not None:  # torch's backward already summed the BPTT terms
-                g_ih, g_hh, g_bih, g_bhh = torch_grad[4 * ld:4 * ld + 4]
-                weight_grad[n_ih] = g_ih[:, :x_l.shape[-1]]  # W_ih' = [W_ih | W_hh]
-                weight_grad.update({n_hh: g_hh, n_bih: g_bih, n_bhh: g_bhh})
-            else:
-                weight_grad[n_ih] = gr.mm(dA_ih.reshape(T * B, -1).T, x_l.reshape(T * B, -1))
-                weight_grad[n_hh] = gr.mm(dA_hh.reshape(T * B, -1).T, h_prev.reshape(T * B, -1))
-                weight_grad[n_bih] = dA_ih.sum(axis=(0, 1))
-                weight_grad[n_bhh] = dA_hh.sum(axis=(0, 1))
+            weight_grad[n_ih] = gr.mm(dA_ih.reshape(T * B, -1).T, x_l.reshape(T * B, -1))
+            weight_grad[n_hh] = gr.mm(dA_hh.reshape(T * B, -1).T, h_prev.reshape(T * B, -1))
+            weight_grad[n_bih] = dA_ih.sum(axis=(0, 1))
+            weight_grad[n_bhh] = dA_hh.sum(axis=(0, 1))
             terms[n_ih] = flip(gr.term_norms(dA_ih, x_l))
             terms[n_hh] = flip(gr.term_norms(dA_hh, h_prev))
             terms[n_bih] = flip(gr.term_norms(dA_ih, None))

@@ -1,0 +1,132 @@
+"""Compiled loops (numba): the LSTM's adjoint recursion and cell-state scan, and the flags' scan.
+
+A Python loop over t costs microseconds per step in interpreter and dispatch overhead alone,
+which is most of the time at small H; here each whole loop is one compiled call. The recursion is
+the same arithmetic as gradients.bptt (same operations per step, fastmath off, so equal to
+rounding), including the power-of-two rescaling that keeps log10 |dL/dh_t| exact below underflow.
+Compiled once per dtype and layout and cached on disk (cache=True): the first LSTM unroll of a
+fresh install compiles for a few seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _matvec(a, w, out):  # pragma: no cover - compiled
+    """out (B, H) = a (B, G*H) @ w (G*H, H): eight rows of w per pass over out, summed pairwise
+    (vectorises over H; measured 1.5-3x faster than one row per pass, and than a BLAS call)."""
+    B, GH = a.shape
+    H = w.shape[1]
+    for b in range(B):
+        for h in range(H):
+            out[b, h] = 0.0
+        j = 0
+        while j + 8 <= GH:
+            s0, s1, s2, s3 = a[b, j], a[b, j + 1], a[b, j + 2], a[b, j + 3]
+            s4, s5, s6, s7 = a[b, j + 4], a[b, j + 5], a[b, j + 6], a[b, j + 7]
+            for h in range(H):
+                out[b, h] += (((s0 * w[j, h] + s1 * w[j + 1, h])
+                               + (s2 * w[j + 2, h] + s3 * w[j + 3, h]))
+                              + ((s4 * w[j + 4, h] + s5 * w[j + 5, h])
+                                 + (s6 * w[j + 6, h] + s7 * w[j + 7, h])))
+            j += 8
+        while j < GH:
+            s = a[b, j]
+            for h in range(H):
+                out[b, h] += s * w[j, h]
+            j += 1
+
+
+@njit(cache=True)
+def _scaled(x, s, out):  # pragma: no cover - compiled
+    """out = x * s for a power of two s (exact), in x's dtype."""
+    for b in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[b, j] = x[b, j] * s
+    return out
+
+
+@njit(cache=True)
+def lstm_bptt(w_hh, e, ifgo, g, c, tc, lo, up, dh_all, dA_all, dc_all, scale):  # pragma: no cover
+    """LSTM adjoints, last step to first (processing order), into dh_all, dA_all (T, B, 4H),
+    dc_all, each scaled by 2**scale[t]. ifgo: (T, B, 4H) with i f o; g, c, tc = tanh(c): (T, B, H).
+    lo: rescale when every |state| falls below it; up: the power-of-two exponent to rescale by."""
+    T, B, H = e.shape
+    one = np.ones(1, dtype=dA_all.dtype)[0]  # keeps float32 runs in float32
+    zero = np.zeros((B, 4 * H), dtype=dA_all.dtype)
+    nxt, carry = zero, np.zeros((B, H), dtype=dA_all.dtype)  # dA_{t+1}, dc_{t+1}
+    sa, sc = np.empty_like(nxt), np.empty_like(carry)  # rescaled copies (the stored rows keep theirs)
+    k = 0
+    for t in range(T - 1, -1, -1):
+        live = False
+        for b in range(B):
+            for h in range(H):
+                live = live or e[t, b, h] != 0.0
+        if live and k:  # a new loss term arrives at true scale: undo ours first
+            nxt, carry = _scaled(nxt, 2.0 ** -k, sa), _scaled(carry, 2.0 ** -k, sc)
+            k = 0
+        dh, dA, dc = dh_all[t], dA_all[t], dc_all[t]
+        _matvec(nxt, w_hh, dh)  # dL/dh_t through step t+1
+        if live:
+            for b in range(B):
+                for h in range(H):
+                    dh[b, h] += e[t, b, h]
+        fn = ifgo[t + 1] if t + 1 < T else zero  # f_{t+1} at [H:2H]
+        cp = c[t - 1] if t > 0 else zero  # c_{t-1} at [:H]
+        for b in range(B):
+            for h in range(H):
+                d, th, it, ft = dh[b, h], tc[t, b, h], ifgo[t, b, h], ifgo[t, b, H + h]
+                gt, ot = g[t, b, h], ifgo[t, b, 3 * H + h]
+                # dc_t = dc_{t+1} f_{t+1} + dh_t o_t tanh'(c_t)
+                dct = carry[b, h] * fn[b, H + h] + d * (ot * (one - th * th))
+                dc[b, h] = dct
+                dA[b, h] = dct * (gt * it * (one - it))
+                dA[b, H + h] = dct * (cp[b, h] * ft * (one - ft))
+                dA[b, 2 * H + h] = dct * (it * (one - gt * gt))
+                dA[b, 3 * H + h] = d * (th * ot * (one - ot))
+        nxt, carry = dA, dc
+        scale[t] = k
+        if t % 8 == 0:
+            m = max(np.abs(dA).max(), np.abs(dc).max())
+            if 0.0 < m < lo:  # still representable, about to underflow: rescale exactly
+                nxt, carry = _scaled(dA, 2.0 ** up, sa), _scaled(dc, 2.0 ** up, sc)
+                k += up
+
+
+@njit(cache=True)
+def cell_scan(ifgo, g):  # pragma: no cover - compiled
+    """c (T, B, H) with c_t = f_t c_{t-1} + i_t g_t (c_{-1} = 0); i f o in ifgo (T, B, 4H)."""
+    T, B, H = g.shape
+    c = np.empty_like(g)
+    for t in range(T):
+        for b in range(B):
+            for h in range(H):
+                u = ifgo[t, b, h] * g[t, b, h]
+                c[t, b, h] = ifgo[t, b, H + h] * c[t - 1, b, h] + u if t else u
+    return c
+
+
+@njit(cache=True)
+def step_flags(x, tiny, big):  # pragma: no cover - compiled
+    """First step t of x (P, T, Q), or -1, with: a NaN; an Inf; |x| > big at a step without NaN
+    (as a NaN-propagating maximum would say); a subnormal (0 < |x| < tiny). One pass."""
+    P, T, Q = x.shape
+    first = np.full(4, -1, dtype=np.int64)
+    for t in range(T):
+        n_nan, n_inf, n_big, n_sub = 0, 0, 0, 0
+        for p in range(P):
+            for q in range(Q):
+                a = abs(x[p, t, q])
+                n_nan += a != a
+                n_inf += a == np.inf
+                n_big += a > big
+                n_sub += (a < tiny) & (a > 0)
+        for k, n in enumerate((n_nan, n_inf, n_big * (n_nan == 0), n_sub)):
+            if n and first[k] < 0:
+                first[k] = t
+        if first.min() >= 0:
+            break
+    return first

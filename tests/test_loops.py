@@ -1,0 +1,97 @@
+"""The compiled LSTM loops (engine/loops.py) against the plain numpy recursion of gradients.bptt."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import gradients as gr
+from engine import loops
+
+
+def _lstm_vals(T: int, B: int, H: int, dtype, forget_shift: float, seed: int = 0) -> dict:
+    """Forward values of a random LSTM (processing order), as cells.gate_values lays them out."""
+    rng = np.random.default_rng(seed)
+    pre = rng.standard_normal((T, B, 4 * H))
+    pre[..., H:2 * H] += forget_shift
+    ifgo = (1 / (1 + np.exp(-pre))).astype(dtype)  # (T, B, 4H): i f o squashed (the g slot unused)
+    g = np.tanh(pre[..., 2 * H:3 * H]).astype(dtype)  # (T, B, H)
+    c = loops.cell_scan(ifgo, g)
+    i, f, o = (np.ascontiguousarray(ifgo[..., k * H:(k + 1) * H]) for k in (0, 1, 3))
+    return {"i": i, "f": f, "g": g, "o": o, "c": c, "ifgo": ifgo,
+            "c_prev": np.concatenate([np.zeros_like(c[:1]), c[:-1]])}
+
+
+def test_cell_scan_is_the_lstm_cell_recursion():
+    v = _lstm_vals(50, 2, 3, np.float64, 0.0)
+    c = np.zeros((2, 3))
+    for t in range(50):
+        c = v["f"][t] * c + v["i"][t] * v["g"][t]
+        np.testing.assert_allclose(v["c"][t], c, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dense", [True, False])
+def test_compiled_lstm_bptt_equals_numpy_recursion(dtype, dense):
+    """Same adjoints and the same power-of-two scales as gradients.bptt. Sparse loss: the adjoint
+    underflows between two loss terms, so the compiled loop must rescale and then unscale."""
+    T, B, H = 400, 2, 5
+    v = _lstm_vals(T, B, H, dtype, forget_shift=-3.0 if not dense else 1.0)
+    rng = np.random.default_rng(1)
+    w = (rng.standard_normal((4 * H, H)) * (0.05 if not dense else 0.4)).astype(dtype)
+    e = rng.standard_normal((T, B, H)).astype(dtype)
+    if not dense:
+        e[:] = 0
+        e[3], e[T - 1] = 1.0, -2.0
+    want = gr.bptt("lstm", gr.factors("lstm", v), w, e, (B,))
+    got = gr.lstm_bptt(v, w, e)
+    if not dense:
+        assert want["scale"].max() > 0  # the test does reach the rescaling
+    np.testing.assert_array_equal(got["scale"], want["scale"])
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    for k in ("dh", "dA", "dc"):
+        assert got[k].dtype == dtype
+        np.testing.assert_allclose(got[k], want[k], rtol=tol, atol=tol * np.abs(want[k]).max(),
+                                   err_msg=k)
+    np.testing.assert_allclose(gr.log10_norm(got["dh"], got["scale"]),
+                               gr.log10_norm(want["dh"], want["scale"]), rtol=0, atol=1e-4)
+
+
+def _first(mask):
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if hits.size else None
+
+
+def _flags_reference(x, time_axis):
+    """The flags' definitions written out with numpy (NaN propagates into the per-step maximum)."""
+    fi = np.finfo(x.dtype)
+    axes = tuple(a for a in range(x.ndim) if a != time_axis)
+    ax = np.abs(x)
+    with np.errstate(all="ignore"):
+        peak = ax.max(axis=axes)
+        return {"nan": _first(np.isnan(x).any(axis=axes)), "inf": _first(np.isinf(x).any(axis=axes)),
+                "overflow": _first(peak > np.sqrt(fi.max)),
+                "underflow": _first(((ax < fi.tiny) & (ax > 0)).any(axis=axes))}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("time_axis", [0, 1])
+def test_flag_scan_finds_each_kind_at_its_first_step(dtype, time_axis):
+    from engine import flags
+
+    fi = np.finfo(dtype)
+    shape = (3, 40, 2, 5) if time_axis == 1 else (40, 2, 5)
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    assert flags.scan(x, time_axis) == dict.fromkeys(flags.KINDS)
+    at = (lambda t, v: x.__setitem__((1, t, 1, 2), v)) if time_axis == 1 else \
+        (lambda t, v: x.__setitem__((t, 1, 2), v))
+    at(30, np.nan)
+    at(25, np.inf)
+    at(12, fi.max / 4)  # overflow
+    at(33, fi.tiny / 8)  # subnormal
+    at(9, -np.inf)
+    got = flags.scan(x, time_axis)
+    assert got == _flags_reference(x, time_axis) == {"nan": 30, "inf": 9, "overflow": 9,
+                                                      "underflow": 33}
+    y = x[:, ::2] if time_axis == 1 else x[::-1]  # strided views scan the same way
+    assert flags.scan(y, time_axis) == _flags_reference(y, time_axis)
