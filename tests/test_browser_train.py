@@ -168,3 +168,30 @@ def test_bad_uploads_get_messages(browser_page):
     page.get_by_text("has no numeric column").wait_for()
     assert not page.locator(".st-key-tr_run").get_by_role("button").is_enabled()
     no_exception(page)
+
+
+def test_file_and_column_names_are_shown_as_text(browser_page):
+    """A file name and CSV column names carrying <script> / <img onerror> payloads are shown
+    verbatim and never run (issue 6: no user text is rendered as HTML)."""
+    page, url = browser_page
+    page.goto(f"{url}/train?train_task=series&seq_len=5&steps=5&hidden_size=4&batch=2")
+    page.wait_for_selector(IDLE)
+    page.get_by_text("Upload a CSV file to train on your series").wait_for()
+    column = '<img src=x onerror="window.__xss=1">'
+    rows = "\n".join(f"{d},{d * 1.5},note{d}" for d in range(1, 21))
+    data = f'id,"{column.replace(chr(34), chr(34) * 2)}",<script>window.__xss=2</script>\n{rows}\n'
+    _upload(page, "<script>window.__xss=3</script>.csv", data.encode())
+    page.get_by_text("values from column").wait_for()
+    assert page.evaluate("window.__xss") is None, "a payload ran"
+    assert page.locator('img[src="x"]').count() == 0
+    shown = " ".join(page.locator('[data-testid="stAlertContainer"]').all_inner_texts())
+    assert "<script>window.__xss=2</script>" in shown, "the skipped column's name is shown as text"
+    page.locator(".st-key-tr_column").get_by_role("combobox").click()
+    assert page.get_by_role("option", name=column, exact=True).count() == 1
+    page.keyboard.press("Escape")
+    _upload(page, "<img src=y onerror=window.__xss=4>.csv", b"")
+    page.get_by_text("is empty").wait_for()
+    assert page.evaluate("window.__xss") is None and page.locator('img[src="y"]').count() == 0
+    assert "<img src=y onerror=window.__xss=4>.csv" in " ".join(
+        page.locator('[data-testid="stAlertContainer"]').all_inner_texts())
+    no_exception(page)
