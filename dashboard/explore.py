@@ -9,6 +9,7 @@ from engine import Config, Trace, unroll
 from . import equations
 from .charts import draw as _chart
 from . import figures as F
+from . import render as R
 from . import state as S
 from .widgets import config_ui, presets_ui, set_widgets, view_key
 
@@ -52,7 +53,8 @@ def init_state() -> None:
 def compute(config: Config, influence: bool, jacobian: bool) -> Trace:
     """engine.unroll, cached per (config, heavy views); heavy views only when they are shown."""
     # adjoints=False: the per-step BPTT tensors are never drawn here and would double the cache
-    return unroll(config, influence=influence, jacobian=jacobian, adjoints=False)
+    with R.engine_threads():  # one torch thread: see render.ENGINE_THREADS
+        return unroll(config, influence=influence, jacobian=jacobian, adjoints=False)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -193,19 +195,10 @@ def _main_view(config: Config) -> None:
 
 def _draw(name: str, trace: Trace, where: dict, t: int, view: S.View) -> None:
     """The figures of one view."""
-    if name == "signals":
-        _chart(F.signals_figure, trace, sample=where["sample"], cursor=t, key="fig_signals")
-    elif name == "hidden":
-        _chart(F.state_figure, trace, "hidden", cursor=t, key="fig_hidden", **where)
-        if trace.cell is not None:
-            _chart(F.state_figure, trace, "cell", cursor=t, key="fig_cell", **where)
-    elif name == "gates":
-        _chart(F.gates_figure, trace, cursor=t, key="fig_gates", **where)
-    elif name == "gradient":
-        _chart(F.grad_heatmap_figure, trace, cursor=t, key="fig_grad", **where)
-        _chart(F.grad_norm_figure, trace, cursor=t, key="fig_grad_norm", **where)
-        _chart(F.weight_terms_figure, trace, where["layer"], where["direction"], cursor=t,
-               key="fig_terms")
+    if name in ("signals", "hidden", "gates"):  # one cached figure each; the cursor is moved
+        R.draw_view(name, trace, where, t, view, key=f"fig_{name}")
+    elif name == "gradient":  # heatmap, norm and BPTT terms on one time axis
+        R.draw_view(name, trace, where, t, view, key="fig_grad")
         c1, c2 = st.columns(2)
         c1.toggle("Influence matrix", key=view_key("influence"),
                   help=S.VIEW_PARAM["influence"].help)

@@ -90,7 +90,7 @@ PARAMS: tuple[Param, ...] = (
           "sine, one impulse at t=0, recall of an early value, the adding problem, or a sentence "
           "(one word per step).", "choice", TASKS),
     Param("seq_len", "input", "Sequence length T", f"Steps to unroll (at most {MAX_SEQ_LEN} here; "
-          "plots wider than 1000 steps are pooled, keeping spikes).", "int",
+          "plots wider than 800 steps are pooled, keeping spikes).", "int",
           lo=1, hi=MAX_SEQ_LEN, step=1),
     Param("input_size", "input", "Input size", "Width of x_t; tasks with a natural width (sine, "
           "recall 1, adding 2) override it.", "int", lo=1, hi=256, step=1),
