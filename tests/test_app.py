@@ -232,6 +232,39 @@ def test_a_failing_figure_is_a_message_and_the_rest_still_draws(monkeypatch):
     assert any("|dL/dh_t| per unit" in t for t in titles(at)), "the other plots are still there"
 
 
+def test_gradient_view_is_one_figure_on_one_time_axis():
+    at = ok(app())
+    (grad,) = [s for s in charts(at) if any("|dL/dh_t| per unit" in t for t in chart_titles(s))]
+    names = chart_titles(grad)
+    assert any("Gradient norm" in t for t in names) and any("Per-step terms" in t for t in names)
+    assert grad["layout"]["xaxis2"]["matches"] == "x" and grad["layout"]["xaxis3"]["matches"] == "x"
+    assert len(charts(at)) == 2, "the gradient figure and the values at step t"
+
+
+def test_cursor_move_reuses_the_cached_figure(monkeypatch):
+    import dashboard.figures as figures
+
+    at = ok(app({"seed": "918275", "seq_len": "30"}))  # a config no other test has cached
+    before = next(s for s in charts(at) if s["layout"]["title"]["text"].startswith("Gradient"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rebuilt")
+
+    monkeypatch.setattr(figures, "grad_heatmap_figure", broken)
+    at.slider(key="view_t").set_value(11)
+    ok(at.run())  # no "rebuilt" error: the heatmap came from the cache
+    after = next(s for s in charts(at) if s["layout"]["title"]["text"].startswith("Gradient"))
+    assert {sh["x0"] for sh in after["layout"]["shapes"]} == {11}, "the cursor moved on every row"
+    np.testing.assert_array_equal(heatmaps_z(after), heatmaps_z(before))
+    at.sidebar.number_input(key="cfg_seed").set_value(918276)
+    at.run()
+    assert any("rebuilt" in e.value for e in at.error), "a new config does rebuild the figure"
+
+
+def heatmaps_z(s: dict) -> np.ndarray:
+    return next(tr["z"] for tr in s["data"] if tr["type"] == "heatmap")
+
+
 def test_float32_arrays_reach_the_browser():
     at = ok(app())
     raw = at.get("plotly_chart")[0].proto.spec

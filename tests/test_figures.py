@@ -268,6 +268,38 @@ def test_vectors_at_cursor(lstm, rnn):
     assert "phi'(a_t)" in names
 
 
+# ---- stacked views and the cheap cursor move ---------------------------------------------------
+
+
+def test_stacked_plots_share_one_time_axis(lstm):
+    parts = [F.grad_heatmap_figure(lstm, sample=1, cursor=3), F.grad_norm_figure(lstm, sample=1, cursor=3),
+             F.weight_terms_figure(lstm, cursor=3)]
+    s = spec(F.stack_figures(parts, [250, 190, 150], "Gradient through time"))
+    lay = s["layout"]
+    assert [tr["xaxis"] for tr in s["data"]][:1] == ["x"] and {"x2", "x3"} <= {tr["xaxis"] for tr in s["data"]}
+    assert lay["xaxis2"]["matches"] == "x" and lay["xaxis3"]["matches"] == "x", "zoom one, zoom all"
+    domains = [lay[a]["domain"] for a in ("yaxis", "yaxis2", "yaxis3")]
+    assert all(lo < hi for lo, hi in domains) and domains[0][0] > domains[1][1] > domains[2][1] >= 0
+    assert [a["text"] for a in lay["annotations"]] == [spec(p)["layout"]["title"]["text"] for p in parts]
+    assert sorted((sh["xref"], sh["x0"]) for sh in lay["shapes"]) == [("x", 3), ("x2", 3), ("x3", 3)]
+    hm = heatmaps(s)[0]
+    np.testing.assert_array_equal(hm["z"], heatmaps(spec(parts[0]))[0]["z"])
+    assert domains[0][0] <= hm["colorbar"]["y"] <= domains[0][1], "the colour bar sits beside its plot"
+    assert "title" not in lay["xaxis"] and lay["xaxis3"]["title"]["text"] == "step t"
+
+
+def test_move_cursor_moves_only_the_cursor_lines(lstm):
+    d = F.gates_figure(lstm, cursor=0).to_plotly_json()
+    d["layout"]["shapes"] = [*d["layout"]["shapes"], dict(type="line", x0=1, x1=1, y0=0, y1=1)]
+    moved = F.move_cursor(d, 7)
+    cursors = [sh for sh in moved["layout"]["shapes"] if sh.get("name") == F.CURSOR]
+    assert len(cursors) == len(lstm.gates) + 1 and all(sh["x0"] == sh["x1"] == 7 for sh in cursors)
+    assert dict(type="line", x0=1, x1=1, y0=0, y1=1) in moved["layout"]["shapes"], "other shapes stay"
+    assert all(sh["x0"] in (0, 1) for sh in d["layout"]["shapes"]), "the input is not modified"
+    assert moved["data"] is d["data"], "the data is not rebuilt"
+    assert not [sh for sh in F.move_cursor(d, None)["layout"]["shapes"] if sh.get("name") == F.CURSOR]
+
+
 def test_signals(rnn):
     s = spec(F.signals_figure(rnn, sample=1, cursor=2))
     by = {t["name"]: t for t in s["data"]}
