@@ -10,6 +10,7 @@ rebuilding a single Plotly object. A plot whose builder fails becomes a message;
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 
 import plotly.graph_objects as go
@@ -26,6 +27,15 @@ from .charts import PLOTLY_CONFIG
 # (the browser, another session), makes the run many times slower (LSTM T=1000 H=256 under load:
 # 1.7-2.4 s with one thread, 16-32 s with two). UNROLLED_TORCH_THREADS overrides it.
 ENGINE_THREADS = int(os.environ.get("UNROLLED_TORCH_THREADS", "1"))
+
+
+def freeze_startup_objects() -> None:
+    """Move every object alive now (torch, Plotly, Streamlit and their modules: about 250,000)
+    out of the garbage collector's sight. Streamlit runs a full collection after every script
+    run (runner.postScriptGC) and holds the interpreter lock while it scans them: 0.1-0.4 s per
+    update in which no message reaches the browser. Objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 @contextlib.contextmanager
@@ -91,3 +101,7 @@ def draw_view(name: str, trace: Trace, where: dict, t: int, view, key: str) -> N
         # property costs more than the rest of a cursor move
         fig = go.Figure(F.move_cursor(spec, t), _validate=False)
         st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, width="stretch")
+
+
+# Once per server process (a module body runs once): everything imported so far lives forever.
+freeze_startup_objects()
