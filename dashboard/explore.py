@@ -185,15 +185,18 @@ def _main_view(config: Config) -> None:
             st.caption(EXPLAIN[name])
             _draw(name, trace, where, t, view)
     with st.expander(f"Step t = {t}: the cell's equations with the numbers at t", expanded=True):
-        left, right = st.columns([3, 2])
+        # the gradient view draws the values at t as the last row of its own figure (one Plotly
+        # root fewer to redraw per update); the other views draw them here
+        left, right = st.columns([3, 2]) if view.view != "gradient" else (st.container(), None)
         with left:
             try:  # one KaTeX element: cheaper to redraw than one per line
                 lines = equations.cell_equations(trace, t=t, **where)
                 st.latex(r"\begin{gathered}" + r" \\[4pt] ".join(lines) + r"\end{gathered}")
             except Exception as e:  # noqa: BLE001
                 st.error(f"Could not write the equations: {type(e).__name__}: {e}")
-        with right:
-            _chart(F.vectors_figure, trace, t=t, key="fig_vectors", **where)
+        if right is not None:
+            with right:
+                _chart(F.vectors_figure, trace, t=t, key="fig_vectors", **where)
 
 
 def _draw(name: str, trace: Trace, where: dict, t: int, view: S.View) -> None:

@@ -565,36 +565,43 @@ def flag_lines(trace: Trace) -> list[str]:
 STACK_GAP = 60  # px between stacked plots: the tick labels above and the next plot's title
 
 
-def stack_figures(parts: list[go.Figure], heights: list[int], title: str) -> go.Figure:
-    """Stack figures that each have one x and one y axis into one figure whose time axes line up
-    and zoom together (one Plotly root in the browser instead of one per plot). heights: each
-    plot's height in px. Each part's title becomes its subplot title; traces, axes, colour bars
-    and cursor lines keep their settings."""
+def stack_figures(parts: list[go.Figure], heights: list[int], title: str,
+                  time_rows: int | None = None) -> go.Figure:
+    """Stack figures that each have one x axis into one figure whose time axes line up and zoom
+    together (one Plotly root in the browser instead of one per plot). heights: each plot's
+    height in px. The first time_rows parts (all by default) are time plots; the others keep
+    their own x axis (e.g. units) and may have a right-hand y axis ('y2' overlaying 'y'). Each
+    part's title becomes its subplot title; traces, axes, colour bars and cursor lines keep
+    their settings."""
     n = len(parts)
-    inner = sum(heights) + STACK_GAP * (n - 1)  # plot area in px: paper coordinates 0..1
+    time_rows = n if time_rows is None else time_rows
+    gaps = [STACK_GAP + (25 if i == time_rows else 0) for i in range(1, n)]  # room for "step t"
+    inner = sum(heights) + sum(gaps)  # plot area in px: paper coordinates 0..1
     data: list[dict] = []
     layout: dict = {"shapes": [], "annotations": []}
     top = inner
     for i, (part, h) in enumerate(zip(parts, heights, strict=True), start=1):
         spec = part.to_plotly_json()
         lo, hi = (top - h) / inner, top / inner
-        top -= h + STACK_GAP
-        xa, ya = ("x", "y") if i == 1 else (f"x{i}", f"y{i}")
+        top -= h + (gaps[i - 1] if i < n else 0)
+        xa, ya, y2 = _row_axes(i, n)
         for tr in spec["data"]:
-            tr = {**tr, "xaxis": xa, "yaxis": ya}
+            tr = {**tr, "xaxis": xa, "yaxis": y2 if tr.get("yaxis") == "y2" else ya}
             if "colorbar" in tr:  # beside its own plot, not the whole figure
                 tr["colorbar"] = {**tr["colorbar"], "y": (lo + hi) / 2, "len": (hi - lo) * 1.05,
                                   "yanchor": "middle"}
             data.append(tr)
         lay = spec["layout"]
         xaxis = {**lay.get("xaxis", {}), "domain": [0.0, 1.0], "anchor": ya}
-        if i > 1:
+        if 1 < i <= time_rows:
             xaxis["matches"] = "x"
-        if i < n:  # one "step t" label, under the bottom plot
+        if i < time_rows:  # one "step t" label, under the bottom time plot
             xaxis.pop("title", None)
         layout["xaxis" if i == 1 else f"xaxis{i}"] = xaxis
         layout["yaxis" if i == 1 else f"yaxis{i}"] = {**lay.get("yaxis", {}), "domain": [lo, hi],
                                                       "anchor": xa}
+        if "yaxis2" in lay:
+            layout[f"yaxis{y2[1:]}"] = {**lay["yaxis2"], "overlaying": ya, "anchor": xa}
         for sh in lay.get("shapes", ()):
             layout["shapes"].append({**sh, "xref": xa,
                                      "yref": str(sh.get("yref", "y domain")).replace("y", ya, 1)})
@@ -611,6 +618,29 @@ def stack_figures(parts: list[go.Figure], heights: list[int], title: str) -> go.
     return fig
 
 
+def _row_axes(row: int, rows: int) -> tuple[str, str, str]:
+    """Axis ids of stacked row `row` (1-based) of `rows`: x, y, and a right-hand y after them."""
+    xa, ya = ("x", "y") if row == 1 else (f"x{row}", f"y{row}")
+    return xa, ya, f"y{rows + row}"
+
+
+def replace_row(spec: dict, row: int, part: go.Figure) -> dict:
+    """A stack_figures JSON dict with row `row` (1-based) drawn from `part` instead: its traces
+    and its subplot title; the row's axes and the other rows are kept as they are (the values
+    at a new step t without rebuilding the rest). The input is not modified."""
+    rows = len(spec["layout"]["annotations"])
+    xa, ya, y2 = _row_axes(row, rows)
+    new = part.to_plotly_json()
+    data = [tr for tr in spec["data"] if tr.get("xaxis", "x") != xa]
+    at = next((k for k, tr in enumerate(spec["data"]) if tr.get("xaxis", "x") == xa), len(data))
+    traces = [{**tr, "xaxis": xa, "yaxis": y2 if tr.get("yaxis") == "y2" else ya}
+              for tr in new["data"]]
+    notes = list(spec["layout"]["annotations"])
+    notes[row - 1] = {**notes[row - 1], "text": (new["layout"].get("title") or {}).get("text", "")}
+    return {**spec, "data": data[:at] + traces + data[at:],
+            "layout": {**spec["layout"], "annotations": notes}}
+
 
 GRADIENT_HEIGHTS = (250, 190, 150)  # px: |dL/dh_t| heatmap, its norm, the BPTT terms
+VALUES_HEIGHT = 200  # px: the values over units at step t, under a view's time plots
 STATE_HEIGHT = 230  # px per stacked state heatmap (h_t, c_t)

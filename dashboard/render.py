@@ -49,6 +49,9 @@ def engine_threads():
         torch.set_num_threads(before)
 
 
+VALUES = "vectors_figure"  # the values-at-t plot: the one row of a view that a cursor move redraws
+
+
 def _parts(name: str, trace: Trace, layer: int, direction: int, sample: int) -> tuple[list, str]:
     """(builders of the view's plots as (name, function, height), the figure's title)."""
     where = dict(layer=layer, direction=direction, sample=sample, cursor=0)
@@ -58,8 +61,9 @@ def _parts(name: str, trace: Trace, layer: int, direction: int, sample: int) -> 
         return [("grad_heatmap_figure", lambda: F.grad_heatmap_figure(trace, **where), h),
                 ("grad_norm_figure", lambda: F.grad_norm_figure(trace, **where), n),
                 ("weight_terms_figure",
-                 lambda: F.weight_terms_figure(trace, layer, direction, cursor=0), b)], \
-            f"Gradient through time{note}"
+                 lambda: F.weight_terms_figure(trace, layer, direction, cursor=0), b),
+                (VALUES, lambda: F.vectors_figure(trace, layer, direction, sample, t=0),
+                 F.VALUES_HEIGHT)], f"Gradient through time{note}"
     if name == "hidden":
         qs = ["hidden"] + (["cell"] if trace.cell is not None else [])
         return [("state_figure", lambda q=q: F.state_figure(trace, q, **where), F.STATE_HEIGHT)
@@ -73,29 +77,39 @@ def _parts(name: str, trace: Trace, layer: int, direction: int, sample: int) -> 
 
 @st.cache_data(max_entries=24, show_spinner=False)
 def view_spec(config: Config, influence: bool, jacobian: bool, name: str, layer: int,
-              direction: int, sample: int, _trace: Trace) -> tuple[dict | None, list[str]]:
-    """(the view's figure as JSON with its cursor at step 0, messages for plots that failed).
-    Keyed by what the trace was computed from and the view: built once, whatever the cursor."""
+              direction: int, sample: int, _trace: Trace) -> tuple[dict | None, list[str], int]:
+    """(the view's figure as JSON with its cursor at step 0, messages for plots that failed, the
+    row of its values-at-t plot or 0). Keyed by what the trace was computed from and the view:
+    built once, whatever the cursor."""
     parts, title = _parts(name, _trace, layer, direction, sample)
-    figs, heights, errors = [], [], []
+    figs, heights, errors, values_row = [], [], [], 0
     for builder, build, height in parts:
         try:
             figs.append(build())
             heights.append(height)
+            values_row = len(figs) if builder == VALUES else values_row
         except Exception as e:  # noqa: BLE001 - one failing plot must not take the others down
             errors.append(f"Could not draw this plot ({builder}): {type(e).__name__}: {e}")
     if not figs:
-        return None, errors
-    fig = figs[0] if len(parts) == 1 else F.stack_figures(figs, heights, title)
-    return fig.to_plotly_json(), errors
+        return None, errors, 0
+    if len(parts) == 1:
+        return figs[0].to_plotly_json(), errors, 0
+    time_rows = len(figs) - (1 if values_row else 0)
+    return F.stack_figures(figs, heights, title, time_rows).to_plotly_json(), errors, values_row
 
 
 def draw_view(name: str, trace: Trace, where: dict, t: int, view, key: str) -> None:
     """Draw one view's figure with the time cursor at t (cached figure, moved cursor)."""
-    spec, errors = view_spec(trace.config, view.influence, view.jacobian, name, where["layer"],
-                             where["direction"], where["sample"], trace)
+    spec, errors, values_row = view_spec(trace.config, view.influence, view.jacobian, name,
+                                         where["layer"], where["direction"], where["sample"], trace)
     for e in errors:
         st.error(e)
+    if spec is not None and values_row:  # the values at t: the one part a cursor move rebuilds
+        try:
+            spec = F.replace_row(spec, values_row, F.vectors_figure(trace, t=t, **where))
+        except Exception as e:  # noqa: BLE001 - the rest of the figure still draws
+            st.error(f"Could not draw this plot (vectors_figure): {type(e).__name__}: {e}")
+            spec = F.replace_row(spec, values_row, go.Figure())
     if spec is not None:
         # _validate=False: the spec came out of Plotly already validated; re-checking every
         # property costs more than the rest of a cursor move

@@ -238,7 +238,8 @@ def test_gradient_view_is_one_figure_on_one_time_axis():
     names = chart_titles(grad)
     assert any("Gradient norm" in t for t in names) and any("Per-step terms" in t for t in names)
     assert grad["layout"]["xaxis2"]["matches"] == "x" and grad["layout"]["xaxis3"]["matches"] == "x"
-    assert len(charts(at)) == 2, "the gradient figure and the values at step t"
+    assert any("Values at step t = 49" in t for t in names), "the values at t: its last row"
+    assert len(charts(at)) == 1, "one Plotly root for the whole view"
 
 
 def test_cursor_move_reuses_the_cached_figure(monkeypatch):
@@ -255,10 +256,20 @@ def test_cursor_move_reuses_the_cached_figure(monkeypatch):
     ok(at.run())  # no "rebuilt" error: the heatmap came from the cache
     after = next(s for s in charts(at) if s["layout"]["title"]["text"].startswith("Gradient"))
     assert {sh["x0"] for sh in after["layout"]["shapes"]} == {11}, "the cursor moved on every row"
+    assert "Values at step t = 11" in chart_titles(after), "the values at t follow the cursor"
+    h = next(tr["y"] for tr in after["data"] if tr.get("name") == "h_t")
+    np.testing.assert_allclose(h, explore_trace(at).hidden[0, 11, 0], rtol=1e-6)
     np.testing.assert_array_equal(heatmaps_z(after), heatmaps_z(before))
     at.sidebar.number_input(key="cfg_seed").set_value(918276)
     at.run()
     assert any("rebuilt" in e.value for e in at.error), "a new config does rebuild the figure"
+
+
+def explore_trace(at: AppTest):
+    """The Trace the page drew (from the engine, as the page computed it)."""
+    from engine import unroll
+
+    return unroll(Config(**{k: at.session_state[f"cfg_{k}"] for k in S.PARAM}))
 
 
 def heatmaps_z(s: dict) -> np.ndarray:

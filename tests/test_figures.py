@@ -6,6 +6,7 @@ import copy
 import importlib
 
 import numpy as np
+import plotly.io
 import pytest
 from plotly_decode import spec, typed_arrays
 
@@ -286,6 +287,20 @@ def test_stacked_plots_share_one_time_axis(lstm):
     np.testing.assert_array_equal(hm["z"], heatmaps(spec(parts[0]))[0]["z"])
     assert domains[0][0] <= hm["colorbar"]["y"] <= domains[0][1], "the colour bar sits beside its plot"
     assert "title" not in lay["xaxis"] and lay["xaxis3"]["title"]["text"] == "step t"
+
+
+def test_values_row_is_replaced_without_touching_the_time_rows(lstm):
+    parts = [F.grad_heatmap_figure(lstm, cursor=0), F.vectors_figure(lstm, t=0)]
+    d = F.stack_figures(parts, [250, 200], "G", time_rows=1).to_plotly_json()
+    assert "matches" not in d["layout"]["xaxis2"], "units are not time"
+    assert d["layout"]["yaxis4"]["overlaying"] == "y2", "dL/dh_t keeps its right-hand axis"
+    new = F.replace_row(d, 2, F.vectors_figure(lstm, t=7))
+    s = spec(plotly.io.to_json(new, validate=False))
+    by = {tr["name"]: tr for tr in s["data"] if tr.get("xaxis") == "x2"}
+    np.testing.assert_allclose(by["h_t"]["y"], lstm.hidden[0, 7, 0], rtol=1e-6)
+    assert by["dL/dh_t (right axis)"]["yaxis"] == "y4" and len(s["data"]) == len(d["data"])
+    assert "t = 7" in s["layout"]["annotations"][1]["text"] and "t = 0" in d["layout"]["annotations"][1]["text"]
+    assert new["data"][0] is d["data"][0], "the heatmap row is reused as it is"
 
 
 def test_move_cursor_moves_only_the_cursor_lines(lstm):
