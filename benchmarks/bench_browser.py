@@ -102,13 +102,15 @@ def measure(pw, script: str, query: str, controls: dict, reps: int) -> dict:
 def engine_seconds(T: int, H: int, reps: int = 3) -> float:
     """Median time of the engine call the page makes for this size (in this process, idle)."""
     sys.path.insert(0, str(ROOT))
+    from dashboard.render import engine_threads
     from engine import Config, unroll
 
     times = []
     for seed in range(reps):
         t0 = time.perf_counter()
-        unroll(Config(cell="lstm", seq_len=T, hidden_size=H, seed=seed), jacobian=False,
-               influence=False)
+        with engine_threads():  # the page's torch thread setting
+            unroll(Config(cell="lstm", seq_len=T, hidden_size=H, seed=seed), jacobian=False,
+                   influence=False, adjoints=False)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 

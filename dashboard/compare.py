@@ -15,6 +15,7 @@ from engine.inputs import make_task
 from . import compare_figures as CF
 from . import compare_state as CS
 from . import figures as F
+from . import render as R
 from . import state as S
 from .animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from .charts import draw
@@ -96,14 +97,17 @@ def current_values() -> tuple[dict, dict]:
     return va, vb
 
 
-@st.cache_data(max_entries=8, show_spinner="Unrolling the network…")
+@st.cache_resource(max_entries=8, ttl=S.CACHE_TTL, show_spinner="Unrolling the network…")
 def compute(config: Config, data: Config) -> Trace:
-    """engine.unroll of one side on the inputs and targets made from `data` (A's input knobs)."""
+    """engine.unroll of one side on the inputs and targets made from `data` (A's input knobs).
+    cache_resource: every rerun shares one Trace (no pickled copy; builders never modify it)."""
     x, y = make_task(data)  # (T, B, I), (T, B, O): the same tensors for A and B
-    return unroll(config, inputs=x, targets=y, influence=False, jacobian=False, adjoints=False)
+    with R.engine_threads():  # one torch thread, as on Explore (render.ENGINE_THREADS)
+        return unroll(config, inputs=x, targets=y, influence=False, jacobian=False,
+                      adjoints=False)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=S.CACHE_TTL, show_spinner=False)
 def spectra(config: Config, _trace: Trace) -> list[dict]:
     """W_hh's spectrum per layer-direction (an eigendecomposition each), keyed by the config
     alone: W_hh depends on nothing else, and moving the cursor must not redo it."""

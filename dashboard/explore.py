@@ -11,6 +11,7 @@ from .animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from .charts import draw as _chart
 from .safe import md
 from . import figures as F
+from . import render as R
 from . import state as S
 from .widgets import config_ui, key, presets_ui, set_widgets, view_key
 
@@ -61,14 +62,18 @@ def widgets_present() -> bool:
     return all(key(p.name) in st.session_state for p in S.PARAMS)
 
 
-@st.cache_data(max_entries=6, show_spinner="Unrolling the network…")
+@st.cache_resource(max_entries=6, ttl=S.CACHE_TTL, show_spinner="Unrolling the network…")
 def compute(config: Config, influence: bool, jacobian: bool) -> Trace:
-    """engine.unroll, cached per (config, heavy views); heavy views only when they are shown."""
+    """engine.unroll, cached per (config, heavy views); heavy views only when they are shown.
+    cache_resource, not cache_data: every rerun gets the same Trace instead of an unpickled copy
+    (pickling it cost 0.2 s per new run and 0.04 s per rerun at T=5000, H=256; figure builders
+    never modify a Trace)."""
     # adjoints=False: the per-step BPTT tensors are never drawn here and would double the cache
-    return unroll(config, influence=influence, jacobian=jacobian, adjoints=False)
+    with R.engine_threads():  # one torch thread: see render.ENGINE_THREADS
+        return unroll(config, influence=influence, jacobian=jacobian, adjoints=False)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=S.CACHE_TTL, show_spinner=False)
 def spectra(config: Config, _trace: Trace) -> list[dict]:
     """W_hh's spectrum per layer-direction (an eigendecomposition each): only when shown.
     Keyed by the config alone: toggling a heavy view does not redo it."""
@@ -197,33 +202,28 @@ def _main_view(config: Config) -> None:
             st.caption(EXPLAIN[name])
             _draw(name, trace, where, t, view)
     with st.expander(f"Step t = {t}: the cell's equations with the numbers at t", expanded=True):
-        left, right = present_ui.chart_columns([3, 2])
+        # the gradient view draws the values at t as the last row of its own figure (one Plotly
+        # root fewer to redraw per update); the other views draw them here
+        left, right = (present_ui.chart_columns([3, 2]) if view.view != "gradient"
+                       else (st.container(), None))
         with left:
             try:  # one KaTeX element: cheaper to redraw than one per line
                 lines = equations.cell_equations(trace, t=t, **where)
                 st.latex(r"\begin{gathered}" + r" \\[4pt] ".join(lines) + r"\end{gathered}")
             except Exception as e:  # noqa: BLE001
                 st.error(f"Could not write the equations: {type(e).__name__}: {md(str(e))}")
-        with right:
-            _chart(F.vectors_figure, trace, t=t, key="fig_vectors", **where)
+        if right is not None:
+            with right:
+                _chart(F.vectors_figure, trace, t=t, key="fig_vectors", **where)
     export_ui.export_section(trace, view, EXPLAIN)
 
 
 def _draw(name: str, trace: Trace, where: dict, t: int, view: S.View) -> None:
     """The figures of one view."""
-    if name == "signals":
-        _chart(F.signals_figure, trace, sample=where["sample"], cursor=t, key="fig_signals")
-    elif name == "hidden":
-        _chart(F.state_figure, trace, "hidden", cursor=t, key="fig_hidden", **where)
-        if trace.cell is not None:
-            _chart(F.state_figure, trace, "cell", cursor=t, key="fig_cell", **where)
-    elif name == "gates":
-        _chart(F.gates_figure, trace, cursor=t, key="fig_gates", **where)
-    elif name == "gradient":
-        _chart(F.grad_heatmap_figure, trace, cursor=t, key="fig_grad", **where)
-        _chart(F.grad_norm_figure, trace, cursor=t, key="fig_grad_norm", **where)
-        _chart(F.weight_terms_figure, trace, where["layer"], where["direction"], cursor=t,
-               key="fig_terms")
+    if name in ("signals", "hidden", "gates"):  # one cached figure each; the cursor is moved
+        R.draw_view(name, trace, where, t, view, key=f"fig_{name}")
+    elif name == "gradient":  # heatmap, norm and BPTT terms on one time axis
+        R.draw_view(name, trace, where, t, view, key="fig_grad")
         c1, c2 = st.columns(2)
         c1.toggle("Influence matrix", key=view_key("influence"),
                   help=S.VIEW_PARAM["influence"].help)

@@ -28,6 +28,7 @@ from engine.trace import MODEL_LEVEL, PER_STEP
 from .animation import DEFAULT_SPEED, animation_figure
 from . import figures as F
 from . import state as S
+from . import views as V
 
 FORMAT = "unrolled-config"  # the "format" field of a config file: what this JSON is
 FORMAT_VERSION = 1  # bumped when a config file written today would be read differently
@@ -440,26 +441,19 @@ def view_figures(trace: Trace, view: S.View) -> list[tuple[str, go.Figure]]:
     d = S.DIRECTIONS.index(view.direction)
     where = dict(layer=view.layer, direction=d, sample=view.sample)
     out: list[tuple[str, go.Figure]] = []
-    if view.view == "signals":
-        out.append(("signals", F.signals_figure(trace, sample=view.sample, cursor=t)))
-    elif view.view == "hidden":
-        out.append(("hidden", F.state_figure(trace, "hidden", cursor=t, **where)))
-        if trace.cell is not None:
-            out.append(("cell", F.state_figure(trace, "cell", cursor=t, **where)))
-    elif view.view == "gates":
-        out.append(("gates", F.gates_figure(trace, cursor=t, **where)))
-    elif view.view == "gradient":
-        out.append(("grad", F.grad_heatmap_figure(trace, cursor=t, **where)))
-        out.append(("grad_norm", F.grad_norm_figure(trace, cursor=t, **where)))
-        out.append(("terms", F.weight_terms_figure(trace, view.layer, d, cursor=t)))
-        if trace.influence is not None:
+    if view.view in ("signals", "hidden", "gates", "gradient"):  # one stacked figure each
+        fig = V.view_figure(view.view, trace, where, t)
+        if fig is not None:
+            out.append(({"gradient": "grad"}.get(view.view, view.view), fig))
+        if view.view == "gradient" and trace.influence is not None:
             out.append(("influence", F.influence_figure(trace, cursor=t)))
     elif view.view == "spectrum":
         out.append(("spectrum", F.spectrum_figure(trace, view.layer, d)))
     elif view.view == "animate":  # the report plays at the page's default speed
         out.append(("anim", animation_figure([("", trace)], frame_ms=int(1000 / DEFAULT_SPEED),
                                              **where)))
-    out.append(("vectors", F.vectors_figure(trace, t=t, **where)))
+    if view.view != "gradient":  # the gradient view carries the values at t as its last row
+        out.append(("vectors", F.vectors_figure(trace, t=t, **where)))
     return out
 
 REPORT_CSS = """

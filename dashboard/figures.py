@@ -81,6 +81,11 @@ def _where(trace: Trace, layer: int, direction: int, sample: int) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
+def where_note(trace: Trace, layer: int, direction: int, sample: int) -> str:
+    """' (layer 1, reverse, sample 2)': the parts of the selection worth naming in a title."""
+    return _where(trace, layer, direction, sample)
+
+
 def weight_name(kind: str, layer: int, direction: int) -> str:
     """torch.nn's name, e.g. weight_hh_l0 or weight_hh_l1_reverse."""
     return f"{kind}_l{layer}" + ("_reverse" if direction else "")
@@ -132,11 +137,26 @@ def symmetric_range(z: np.ndarray, bounded: bool) -> tuple[float, float]:
     return -m, m
 
 
+CURSOR = "time cursor"  # the name of mark_cursor's lines, so move_cursor can find them
+
+
 def mark_cursor(fig: go.Figure, t: int | None) -> go.Figure:
     """Vertical line at step t on every subplot that has a time axis."""
     if t is not None:
-        fig.add_vline(x=t, line=dict(color=theme.CURSOR_COLOR, width=2, dash="dot"))
+        fig.add_vline(x=t, line=dict(color=theme.CURSOR_COLOR, width=2, dash="dot"), name=CURSOR)
     return fig
+
+
+def move_cursor(spec: dict, t: int | None) -> dict:
+    """A figure's JSON dict (fig.to_plotly_json()) with its cursor lines moved to step t (removed
+    for None): a time-cursor move without rebuilding the figure. The input is not modified."""
+    shapes = []
+    for sh in spec.get("layout", {}).get("shapes", ()):
+        if sh.get("name") != CURSOR:
+            shapes.append(sh)
+        elif t is not None:
+            shapes.append({**sh, "x0": t, "x1": t})
+    return {**spec, "layout": {**spec.get("layout", {}), "shapes": shapes}}
 
 
 def _layout(fig: go.Figure, title: str, height: int, top: int | None = None) -> go.Figure:
@@ -536,3 +556,91 @@ def flag_lines(trace: Trace) -> list[str]:
     from engine.flags import describe
 
     return describe(trace.flags)
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. Stacked views: several time plots drawn as one figure
+# ---------------------------------------------------------------------------------------------
+
+STACK_GAP = 60  # px between stacked plots: the tick labels above and the next plot's title
+
+
+def stack_figures(parts: list[go.Figure], heights: list[int], title: str,
+                  time_rows: int | None = None) -> go.Figure:
+    """Stack figures that each have one x axis into one figure whose time axes line up and zoom
+    together (one Plotly root in the browser instead of one per plot). heights: each plot's
+    height in px. The first time_rows parts (all by default) are time plots; the others keep
+    their own x axis (e.g. units) and may have a right-hand y axis ('y2' overlaying 'y'). Each
+    part's title becomes its subplot title; traces, axes, colour bars and cursor lines keep
+    their settings."""
+    n = len(parts)
+    time_rows = n if time_rows is None else time_rows
+    gaps = [STACK_GAP + (25 if i == time_rows else 0) for i in range(1, n)]  # room for "step t"
+    inner = sum(heights) + sum(gaps)  # plot area in px: paper coordinates 0..1
+    data: list[dict] = []
+    layout: dict = {"shapes": [], "annotations": []}
+    top = inner
+    for i, (part, h) in enumerate(zip(parts, heights, strict=True), start=1):
+        spec = part.to_plotly_json()
+        lo, hi = (top - h) / inner, top / inner
+        top -= h + (gaps[i - 1] if i < n else 0)
+        xa, ya, y2 = _row_axes(i, n)
+        for tr in spec["data"]:
+            tr = {**tr, "xaxis": xa, "yaxis": y2 if tr.get("yaxis") == "y2" else ya}
+            if "colorbar" in tr:  # beside its own plot, not the whole figure
+                tr["colorbar"] = {**tr["colorbar"], "y": (lo + hi) / 2, "len": (hi - lo) * 1.05,
+                                  "yanchor": "middle"}
+            data.append(tr)
+        lay = spec["layout"]
+        xaxis = {**lay.get("xaxis", {}), "domain": [0.0, 1.0], "anchor": ya}
+        if 1 < i <= time_rows:
+            xaxis["matches"] = "x"
+        if i < time_rows:  # one "step t" label, under the bottom time plot
+            xaxis.pop("title", None)
+        layout["xaxis" if i == 1 else f"xaxis{i}"] = xaxis
+        layout["yaxis" if i == 1 else f"yaxis{i}"] = {**lay.get("yaxis", {}), "domain": [lo, hi],
+                                                      "anchor": xa}
+        if "yaxis2" in lay:
+            layout[f"yaxis{y2[1:]}"] = {**lay["yaxis2"], "overlaying": ya, "anchor": xa}
+        for sh in lay.get("shapes", ()):
+            layout["shapes"].append({**sh, "xref": xa,
+                                     "yref": str(sh.get("yref", "y domain")).replace("y", ya, 1)})
+        text = (lay.get("title") or {}).get("text", "")
+        layout["annotations"].append(dict(text=text, x=0.0, xref="paper", xanchor="left", y=hi,
+                                          yref="paper", yanchor="bottom", yshift=4,
+                                          showarrow=False, font=dict(size=13)))
+    top_m, bottom_m = 75, 110
+    fig = go.Figure(data=data, layout=layout)
+    _layout(fig, title, top_m + inner + bottom_m, top=top_m)
+    fig.update_layout(margin={**theme.MARGIN, "t": top_m, "b": bottom_m},
+                      legend=dict(orientation="h", x=0.0, xanchor="left", y=-55 / inner,
+                                  yanchor="top"))
+    return fig
+
+
+def _row_axes(row: int, rows: int) -> tuple[str, str, str]:
+    """Axis ids of stacked row `row` (1-based) of `rows`: x, y, and a right-hand y after them."""
+    xa, ya = ("x", "y") if row == 1 else (f"x{row}", f"y{row}")
+    return xa, ya, f"y{rows + row}"
+
+
+def replace_row(spec: dict, row: int, part: go.Figure) -> dict:
+    """A stack_figures JSON dict with row `row` (1-based) drawn from `part` instead: its traces
+    and its subplot title; the row's axes and the other rows are kept as they are (the values
+    at a new step t without rebuilding the rest). The input is not modified."""
+    rows = len(spec["layout"]["annotations"])
+    xa, ya, y2 = _row_axes(row, rows)
+    new = part.to_plotly_json()
+    data = [tr for tr in spec["data"] if tr.get("xaxis", "x") != xa]
+    at = next((k for k, tr in enumerate(spec["data"]) if tr.get("xaxis", "x") == xa), len(data))
+    traces = [{**tr, "xaxis": xa, "yaxis": y2 if tr.get("yaxis") == "y2" else ya}
+              for tr in new["data"]]
+    notes = list(spec["layout"]["annotations"])
+    notes[row - 1] = {**notes[row - 1], "text": (new["layout"].get("title") or {}).get("text", "")}
+    return {**spec, "data": data[:at] + traces + data[at:],
+            "layout": {**spec["layout"], "annotations": notes}}
+
+
+GRADIENT_HEIGHTS = (250, 190, 150)  # px: |dL/dh_t| heatmap, its norm, the BPTT terms
+VALUES_HEIGHT = 200  # px: the values over units at step t, under a view's time plots
+STATE_HEIGHT = 230  # px per stacked state heatmap (h_t, c_t)

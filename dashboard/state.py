@@ -38,6 +38,7 @@ MAX_VALUES = 6_000_000
 # halves it), measured by benchmarks/bench_memory.py and rounded up: the peak while unrolling,
 # and what a finished Trace keeps (what the page caches hold).
 RUN_BUDGET = 1024 * 2**20
+CACHE_TTL = 3600  # seconds: every result cache also forgets entries after an hour
 PEAK_BYTES_PER_VALUE = {"rnn": 104, "lstm": 240, "gru": 300}
 KEPT_BYTES_PER_VALUE = {"rnn": 32, "lstm": 64, "gru": 40}
 
@@ -100,7 +101,7 @@ PARAMS: tuple[Param, ...] = (
           "sine, one impulse at t=0, recall of an early value, the adding problem, or a sentence "
           "(one word per step).", "choice", TASKS),
     Param("seq_len", "input", "Sequence length T", f"Steps to unroll (at most {MAX_SEQ_LEN} here; "
-          "plots wider than 1000 steps are pooled, keeping spikes).", "int",
+          "plots wider than 800 steps are pooled, keeping spikes).", "int",
           lo=1, hi=MAX_SEQ_LEN, step=1),
     Param("input_size", "input", "Input size", "Width of x_t; tasks with a natural width (sine, "
           "recall 1, adding 2) override it.", "int", lo=1, hi=256, step=1),

@@ -10,8 +10,10 @@ import plotly.colors as pc
 LOG10_RANGE = (-12.0, 2.0)
 
 # Heatmaps with more time columns than this are max-|value| pooled on the server: no screen
-# shows more columns than it has pixels, and spikes must stay visible after the reduction.
-MAX_COLUMNS = 1000
+# shows more columns than it has pixels (a plot on the page is about 900 px wide), spikes must
+# stay visible after the reduction, and the browser draws a heatmap in time proportional to its
+# cells (T=1000 becomes 500 columns of 2 steps).
+MAX_COLUMNS = 800
 
 NONFINITE_COLOR = "#ff00ff"  # NaN / Inf cells: a colour no colour scale below contains
 NONFINITE_SCALE = [[0.0, NONFINITE_COLOR], [1.0, NONFINITE_COLOR]]

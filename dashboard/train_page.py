@@ -23,7 +23,7 @@ from . import uploads as U
 from . import present_ui
 from .charts import draw
 from .safe import md
-from .state import Param
+from .state import CACHE_TTL, Param
 
 REDRAW_S = 0.5  # live charts: redraw at most twice a second (the browser needs time to draw)
 DRAW_SHARE = 0.3  # ... and spend at most about this share of the run drawing (slow machines)
@@ -205,7 +205,7 @@ def series_ui(settings: TS.TrainSettings) -> tuple[object, str | None]:
         return s.values, None
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_data(max_entries=4, ttl=CACHE_TTL, show_spinner=False)
 def _read(data: bytes, name: str) -> U.Table:
     return U.read_table(data, name)
 

@@ -33,8 +33,14 @@ def digest(at: AppTest) -> list:
     return [data_digest(s) for s in charts(at)]
 
 
+def chart_titles(s: dict) -> list[str]:
+    """A chart's title and its subplot titles (a view's plots are stacked into one figure)."""
+    notes = [a.get("text", "") for a in s["layout"].get("annotations", [])]
+    return [s["layout"]["title"]["text"], *notes]
+
+
 def titles(at: AppTest) -> list[str]:
-    return [s["layout"]["title"]["text"] for s in charts(at)]
+    return [t for s in charts(at) for t in chart_titles(s)]
 
 
 def ok(at: AppTest) -> AppTest:
@@ -192,7 +198,7 @@ def test_heavy_views_only_when_asked():
     assert any("Influence matrix" in t for t in titles(at)) and at.query_params["influence"] == "true"
     at.toggle(key="view_jacobian").set_value(True)
     ok(at.run())
-    norm = next(s for s in charts(at) if "Gradient norm" in s["layout"]["title"]["text"])
+    norm = next(s for s in charts(at) if any("Gradient norm" in t for t in chart_titles(s)))
     assert any("Jacobian" in tr["name"] for tr in norm["data"])
     assert digest(at) != before
 
@@ -222,10 +228,54 @@ def test_a_failing_figure_is_a_message_and_the_rest_still_draws(monkeypatch):
         raise RuntimeError("simulated builder failure")
 
     monkeypatch.setattr(figures, "weight_terms_figure", broken)
-    at = app()
+    at = app({"seed": "918274"})  # a config no other test has cached (figures are cached)
     assert not at.exception
     assert any("simulated builder failure" in e.value for e in at.error)
     assert any("|dL/dh_t| per unit" in t for t in titles(at)), "the other plots are still there"
+
+
+def test_gradient_view_is_one_figure_on_one_time_axis():
+    at = ok(app())
+    (grad,) = [s for s in charts(at) if any("|dL/dh_t| per unit" in t for t in chart_titles(s))]
+    names = chart_titles(grad)
+    assert any("Gradient norm" in t for t in names) and any("Per-step terms" in t for t in names)
+    assert grad["layout"]["xaxis2"]["matches"] == "x" and grad["layout"]["xaxis3"]["matches"] == "x"
+    assert any("Values at step t = 49" in t for t in names), "the values at t: its last row"
+    assert len(charts(at)) == 1, "one Plotly root for the whole view"
+
+
+def test_cursor_move_reuses_the_cached_figure(monkeypatch):
+    import dashboard.figures as figures
+
+    at = ok(app({"seed": "918275", "seq_len": "30"}))  # a config no other test has cached
+    before = next(s for s in charts(at) if s["layout"]["title"]["text"].startswith("Gradient"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rebuilt")
+
+    monkeypatch.setattr(figures, "grad_heatmap_figure", broken)
+    at.slider(key="view_t").set_value(11)
+    ok(at.run())  # no "rebuilt" error: the heatmap came from the cache
+    after = next(s for s in charts(at) if s["layout"]["title"]["text"].startswith("Gradient"))
+    assert {sh["x0"] for sh in after["layout"]["shapes"]} == {11}, "the cursor moved on every row"
+    assert "Values at step t = 11" in chart_titles(after), "the values at t follow the cursor"
+    h = next(tr["y"] for tr in after["data"] if tr.get("name") == "h_t")
+    np.testing.assert_allclose(h, explore_trace(at).hidden[0, 11, 0], rtol=1e-6)
+    np.testing.assert_array_equal(heatmaps_z(after), heatmaps_z(before))
+    at.sidebar.number_input(key="cfg_seed").set_value(918276)
+    at.run()
+    assert any("rebuilt" in e.value for e in at.error), "a new config does rebuild the figure"
+
+
+def explore_trace(at: AppTest):
+    """The Trace the page drew (from the engine, as the page computed it)."""
+    from engine import unroll
+
+    return unroll(Config(**{k: at.session_state[f"cfg_{k}"] for k in S.PARAM}))
+
+
+def heatmaps_z(s: dict) -> np.ndarray:
+    return next(tr["z"] for tr in s["data"] if tr["type"] == "heatmap")
 
 
 def test_float32_arrays_reach_the_browser():

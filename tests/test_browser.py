@@ -54,7 +54,10 @@ def choose(page, key: str, option: str) -> None:
 
 def test_first_load(app):
     no_exception(app)
-    assert app.locator(".js-plotly-plot").count() >= 3
+    assert app.locator(".js-plotly-plot").count() >= 1  # the gradient view: one figure
+    for title in ("|dL/dh_t| per unit", "Gradient norm through time", "Per-step terms",
+                  "Values at step t"):
+        assert app.get_by_text(title, exact=False).count() >= 1, f"the {title!r} plot is drawn"
     assert "seed=0" in app.url
     app.screenshot(path=str(ARTIFACTS / "browser_default.png"))
 

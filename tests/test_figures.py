@@ -6,6 +6,7 @@ import copy
 import importlib
 
 import numpy as np
+import plotly.io
 import pytest
 from plotly_decode import spec, typed_arrays
 
@@ -63,8 +64,9 @@ def test_wide_heatmaps_are_reduced_and_labelled():
     tr = unroll(Config(hidden_size=2, seq_len=2500, input_size=1), influence=False)
     s = spec(F.state_figure(tr))
     z = heatmaps(s)[0]["z"]
-    assert z.shape == (2, 834) and z.shape[1] <= theme.MAX_COLUMNS
-    assert "reduced" in s["layout"]["title"]["text"] and "3 steps" in s["layout"]["title"]["text"]
+    k = -(-2500 // theme.MAX_COLUMNS)  # the smallest whole window that fits the cap
+    assert z.shape == (2, -(-2500 // k)) and z.shape[1] <= theme.MAX_COLUMNS
+    assert "reduced" in s["layout"]["title"]["text"] and f"{k} steps" in s["layout"]["title"]["text"]
     g = spec(F.grad_heatmap_figure(tr))
     assert heatmaps(g)[0]["z"].shape[1] <= theme.MAX_COLUMNS and "reduced" in g["layout"]["title"]["text"]
     bars = spec(F.weight_terms_figure(tr))["data"][0]
@@ -265,6 +267,52 @@ def test_vectors_at_cursor(lstm, rnn):
     assert "t = 6" in s["layout"]["title"]["text"]
     names = [t["name"] for t in spec(F.vectors_figure(rnn, t=2))["data"]]
     assert "phi'(a_t)" in names
+
+
+# ---- stacked views and the cheap cursor move ---------------------------------------------------
+
+
+def test_stacked_plots_share_one_time_axis(lstm):
+    parts = [F.grad_heatmap_figure(lstm, sample=1, cursor=3), F.grad_norm_figure(lstm, sample=1, cursor=3),
+             F.weight_terms_figure(lstm, cursor=3)]
+    s = spec(F.stack_figures(parts, [250, 190, 150], "Gradient through time"))
+    lay = s["layout"]
+    assert [tr["xaxis"] for tr in s["data"]][:1] == ["x"] and {"x2", "x3"} <= {tr["xaxis"] for tr in s["data"]}
+    assert lay["xaxis2"]["matches"] == "x" and lay["xaxis3"]["matches"] == "x", "zoom one, zoom all"
+    domains = [lay[a]["domain"] for a in ("yaxis", "yaxis2", "yaxis3")]
+    assert all(lo < hi for lo, hi in domains) and domains[0][0] > domains[1][1] > domains[2][1] >= 0
+    assert [a["text"] for a in lay["annotations"]] == [spec(p)["layout"]["title"]["text"] for p in parts]
+    assert sorted((sh["xref"], sh["x0"]) for sh in lay["shapes"]) == [("x", 3), ("x2", 3), ("x3", 3)]
+    hm = heatmaps(s)[0]
+    np.testing.assert_array_equal(hm["z"], heatmaps(spec(parts[0]))[0]["z"])
+    assert domains[0][0] <= hm["colorbar"]["y"] <= domains[0][1], "the colour bar sits beside its plot"
+    assert "title" not in lay["xaxis"] and lay["xaxis3"]["title"]["text"] == "step t"
+
+
+def test_values_row_is_replaced_without_touching_the_time_rows(lstm):
+    parts = [F.grad_heatmap_figure(lstm, cursor=0), F.vectors_figure(lstm, t=0)]
+    d = F.stack_figures(parts, [250, 200], "G", time_rows=1).to_plotly_json()
+    assert "matches" not in d["layout"]["xaxis2"], "units are not time"
+    assert d["layout"]["yaxis4"]["overlaying"] == "y2", "dL/dh_t keeps its right-hand axis"
+    new = F.replace_row(d, 2, F.vectors_figure(lstm, t=7))
+    s = spec(plotly.io.to_json(new, validate=False))
+    by = {tr["name"]: tr for tr in s["data"] if tr.get("xaxis") == "x2"}
+    np.testing.assert_allclose(by["h_t"]["y"], lstm.hidden[0, 7, 0], rtol=1e-6)
+    assert by["dL/dh_t (right axis)"]["yaxis"] == "y4" and len(s["data"]) == len(d["data"])
+    assert "t = 7" in s["layout"]["annotations"][1]["text"] and "t = 0" in d["layout"]["annotations"][1]["text"]
+    assert new["data"][0] is d["data"][0], "the heatmap row is reused as it is"
+
+
+def test_move_cursor_moves_only_the_cursor_lines(lstm):
+    d = F.gates_figure(lstm, cursor=0).to_plotly_json()
+    d["layout"]["shapes"] = [*d["layout"]["shapes"], dict(type="line", x0=1, x1=1, y0=0, y1=1)]
+    moved = F.move_cursor(d, 7)
+    cursors = [sh for sh in moved["layout"]["shapes"] if sh.get("name") == F.CURSOR]
+    assert len(cursors) == len(lstm.gates) + 1 and all(sh["x0"] == sh["x1"] == 7 for sh in cursors)
+    assert dict(type="line", x0=1, x1=1, y0=0, y1=1) in moved["layout"]["shapes"], "other shapes stay"
+    assert all(sh["x0"] in (0, 1) for sh in d["layout"]["shapes"]), "the input is not modified"
+    assert moved["data"] is d["data"], "the data is not rebuilt"
+    assert not [sh for sh in F.move_cursor(d, None)["layout"]["shapes"] if sh.get("name") == F.CURSOR]
 
 
 def test_signals(rnn):

@@ -74,8 +74,8 @@ def test_colour_scales_are_replaced_by_colour_blind_safe_ones(traces):
     gates = P.style_for_presentation(figures["lstm-gates"])
     forget = next(tr for tr in gates.data if tr.type == "heatmap" and tr.name == "f")
     assert _scale(forget)[-1] == theme.PRESENT_COLORS[theme.GATE_COLORS["f"]], "Okabe-Ito gates"
-    norm = P.style_for_presentation(figures["lstm-grad_norm"])
-    colours = {tr.line.color for tr in norm.data}
+    norm = P.style_for_presentation(figures["lstm-grad"])  # the norm rows sit in the stacked view
+    colours = {tr.line.color for tr in norm.data if tr.type == "scatter"}
     assert theme.LINE_COLORS["hidden_path"] not in colours
     assert theme.PRESENT_COLORS[theme.LINE_COLORS["hidden_path"]] in colours
 
@@ -124,7 +124,7 @@ def _fonts(at: AppTest) -> list:
 
 
 def test_present_in_the_url_changes_the_layout_and_round_trips(monkeypatch):
-    at, calls = _app(monkeypatch, {"present": "1", "seq_len": "20"})
+    at, calls = _app(monkeypatch, {"present": "1", "seq_len": "20", "view": "hidden"})
     assert calls[-1] == "collapsed", "the sidebar starts collapsed"
     assert at.toggle(key="view_present").value is True
     assert at.query_params["present"] == "true", "the URL keeps it (and is a complete link)"

@@ -1,0 +1,88 @@
+"""The Explore page's time plots, drawn fast: each view is one cached figure, and a time-cursor move
+only moves the cursor lines in it.
+
+A view's plots are stacked into one figure on one time axis (figures.stack_figures): one Plotly
+root for the browser to draw instead of three. The figure is built once per (config, view) and
+kept as JSON; a cursor move re-sends it with the lines moved (figures.move_cursor), without
+rebuilding a single Plotly object. A plot whose builder fails becomes a message; the others draw.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from engine import Config, Trace
+
+from . import figures as F
+from . import views as V
+from . import state as S
+from . import present_ui
+from .charts import plotly_config
+from .present import style_for_presentation
+from .safe import md
+
+# torch's intra-op threads for the engine call. The unroll is a chain of small per-step matrix
+# products: a second thread saves little on an idle 2-core machine and, when anything else runs
+# (the browser, another session), makes the run many times slower (LSTM T=1000 H=256 under load:
+# 1.7-2.4 s with one thread, 16-32 s with two). UNROLLED_TORCH_THREADS overrides it.
+ENGINE_THREADS = int(os.environ.get("UNROLLED_TORCH_THREADS", "1"))
+
+
+def freeze_startup_objects() -> None:
+    """Move every object alive now (torch, Plotly, Streamlit and their modules: about 250,000)
+    out of the garbage collector's sight. Streamlit runs a full collection after every script
+    run (runner.postScriptGC) and holds the interpreter lock while it scans them: 0.1-0.4 s per
+    update in which no message reaches the browser. Objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()
+
+
+@contextlib.contextmanager
+def engine_threads():
+    """Run the engine on ENGINE_THREADS torch threads, then restore the setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(ENGINE_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@st.cache_data(max_entries=24, ttl=S.CACHE_TTL, show_spinner=False)
+def view_spec(config: Config, influence: bool, jacobian: bool, name: str, layer: int,
+              direction: int, sample: int, _trace: Trace) -> tuple[dict | None, list[str], int]:
+    """(the view's figure as JSON with its cursor at step 0, messages for plots that failed, the
+    row of its values-at-t plot or 0). Keyed by what the trace was computed from and the view:
+    built once, whatever the cursor."""
+    return V.build_view(name, _trace, layer, direction, sample)
+
+
+def draw_view(name: str, trace: Trace, where: dict, t: int, view, key: str) -> None:
+    """Draw one view's figure with the time cursor at t (cached figure, moved cursor)."""
+    spec, errors, values_row = view_spec(trace.config, view.influence, view.jacobian, name,
+                                         where["layer"], where["direction"], where["sample"], trace)
+    for e in errors:
+        st.error(md(e))
+    if spec is not None and values_row:  # the values at t: the one part a cursor move rebuilds
+        try:
+            spec = F.replace_row(spec, values_row, F.vectors_figure(trace, t=t, **where))
+        except Exception as e:  # noqa: BLE001 - the rest of the figure still draws
+            st.error(f"Could not draw this plot (vectors_figure): {type(e).__name__}: {md(str(e))}")
+            spec = F.replace_row(spec, values_row, go.Figure())
+    if spec is not None:
+        # _validate=False: the spec came out of Plotly already validated; re-checking every
+        # property costs more than the rest of a cursor move
+        fig = go.Figure(F.move_cursor(spec, t), _validate=False)
+        if present_ui.presenting():
+            fig = style_for_presentation(fig)
+        st.plotly_chart(fig, key=key, config=plotly_config(key), width="stretch")
+
+
+# Once per server process (a module body runs once): everything imported so far lives forever.
+freeze_startup_objects()

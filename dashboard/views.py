@@ -1,0 +1,77 @@
+"""The Explore page's time views as single figures (pure: no Streamlit): each view's plots stacked
+on one time axis (figures.stack_figures), the values at step t as the last row of the gradient
+view. dashboard/render.py caches and draws these; dashboard/export.py puts the same figures in
+the HTML report.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from engine import Trace
+
+from . import figures as F
+
+VALUES = "vectors_figure"  # the values-at-t plot: the one row of a view that a cursor move redraws
+
+
+def _parts(name: str, trace: Trace, layer: int, direction: int, sample: int) -> tuple[list, str]:
+    """(builders of the view's plots as (name, function, height), the figure's title)."""
+    where = dict(layer=layer, direction=direction, sample=sample, cursor=0)
+    note = F.where_note(trace, layer, direction, sample)
+    if name == "gradient":
+        h, n, b = F.GRADIENT_HEIGHTS
+        return [("grad_heatmap_figure", lambda: F.grad_heatmap_figure(trace, **where), h),
+                ("grad_norm_figure", lambda: F.grad_norm_figure(trace, **where), n),
+                ("weight_terms_figure",
+                 lambda: F.weight_terms_figure(trace, layer, direction, cursor=0), b),
+                (VALUES, lambda: F.vectors_figure(trace, layer, direction, sample, t=0),
+                 F.VALUES_HEIGHT)], f"Gradient through time{note}"
+    if name == "hidden":
+        qs = ["hidden"] + (["cell"] if trace.cell is not None else [])
+        return [("state_figure", lambda q=q: F.state_figure(trace, q, **where), F.STATE_HEIGHT)
+                for q in qs], f"States{note}"
+    if name == "gates":
+        return [("gates_figure", lambda: F.gates_figure(trace, **where), 0)], ""
+    if name == "signals":
+        return [("signals_figure", lambda: F.signals_figure(trace, sample=sample, cursor=0), 0)], ""
+    raise ValueError(f"views: no stacked figure for view {name!r}")
+
+
+def build_view(name: str, trace: Trace, layer: int, direction: int, sample: int
+               ) -> tuple[dict | None, list[str], int]:
+    """(the view's figure as JSON with its cursor at step 0, messages for plots that failed, the
+    row of its values-at-t plot or 0)."""
+    parts, title = _parts(name, trace, layer, direction, sample)
+    figs, heights, errors, values_row = [], [], [], 0
+    for builder, build, height in parts:
+        try:
+            figs.append(build())
+            heights.append(height)
+            values_row = len(figs) if builder == VALUES else values_row
+        except Exception as e:  # noqa: BLE001 - one failing plot must not take the others down
+            errors.append(f"Could not draw this plot ({builder}): {type(e).__name__}: {e}")
+    if not figs:
+        return None, errors, 0
+    if len(parts) == 1:
+        return figs[0].to_plotly_json(), errors, 0
+    time_rows = len(figs) - (1 if values_row else 0)
+    return F.stack_figures(figs, heights, title, time_rows).to_plotly_json(), errors, values_row
+
+
+
+
+def with_cursor(spec: dict, values_row: int, trace: Trace, where: dict, t: int) -> go.Figure:
+    """The built view with its values row redrawn for step t and its cursor lines moved to t."""
+    if values_row:
+        spec = F.replace_row(spec, values_row, F.vectors_figure(trace, t=t, **where))
+    # _validate=False: the spec came out of Plotly already validated; re-checking every property
+    # costs more than the rest of a cursor move
+    return go.Figure(F.move_cursor(spec, t), _validate=False)
+
+
+def view_figure(name: str, trace: Trace, where: dict, t: int) -> go.Figure | None:
+    """The figure the Explore page draws for a time view, cursor at t (None if every plot failed)."""
+    spec, _, values_row = build_view(name, trace, where["layer"], where["direction"],
+                                     where["sample"])
+    return None if spec is None else with_cursor(spec, values_row, trace, where, t)
