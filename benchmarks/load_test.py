@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/load_test.py [--sessions 8] [--seconds 60] [--seed 0]
 
 Each session is its own browser context (its own Streamlit session). For the given time it
-changes controls at random (seed, cell, activation, sequence length, loss), waits for the page to
+changes controls at random (seed, cell, activation, sequence length, hidden size), waits for the page to
 finish, and checks that what the page shows is its own state: the loss printed on the page must
 equal engine.unroll's loss for the configuration in that session's own address bar (computed here,
 independently of the server). Prints errors (exceptions on the page, timeouts; required 0),
@@ -142,7 +142,7 @@ async def session(browser, url: str, i: int, seconds: float, rng: random.Random,
         return
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        action = rng.choice(["seed", "seed", "cell", "activation", "seq_len", "loss"])
+        action = rng.choice(["seed", "seed", "cell", "activation", "seq_len", "hidden"])
         current = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(page.url).query))
         t0 = time.monotonic()
         try:
@@ -154,10 +154,14 @@ async def session(browser, url: str, i: int, seconds: float, rng: random.Random,
                 n = rng.randint(10, 80)
                 want = f"seq_len={n}"
                 await type_number(page, "cfg_seq_len", n)
+            elif action == "hidden":
+                n = rng.randint(4, 48)
+                want = f"hidden_size={n}"
+                await type_number(page, "cfg_hidden_size", n)
             else:
-                key = {"cell": "cell", "activation": "activation", "loss": "loss"}[action]
-                options = {"cell": ["rnn", "lstm", "gru"], "activation": ["tanh", "relu", "sigmoid"],
-                           "loss": ["last", "sum"]}[action]
+                key = action  # a selectbox in the sidebar's open groups
+                options = {"cell": ["rnn", "lstm", "gru"],
+                           "activation": ["tanh", "relu", "sigmoid"]}[action]
                 value = rng.choice([o for o in options if o != current.get(key)])
                 want = f"{key}={value}"
                 if not await choose(page, f"cfg_{key}", value):

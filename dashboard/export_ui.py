@@ -25,6 +25,7 @@ from .safe import md
 UPLOAD_COUNT = "_export_upload_n"  # bumping it gives the uploader a new key, which empties it
 RESTORED = "_export_restored"  # (message, warnings) of the last upload, shown once
 RERUN = "_export_rerun"  # an upload changed the sidebar: the whole app must rerun
+EXPANDER = "export_open"  # session state: whether the Export section is open
 
 
 def _upload_key() -> str:
@@ -85,8 +86,13 @@ def export_section(trace: Trace, view: S.View, explain: dict) -> None:
     restored = ss.pop(RESTORED, None)
     config = trace.config
     stem = X.file_stem(config)
-    with st.expander("Export: data, config, PyTorch script, report", expanded=restored is not None,
-                     icon=":material/download:"):
+    if restored is not None:
+        ss[EXPANDER] = True  # open, to show what the upload did
+    box = st.expander("Export: data, config, PyTorch script, report", key=EXPANDER,
+                      on_change="rerun", icon=":material/download:")
+    if not box.open:  # lazy: nothing inside is built or sent until someone opens the section
+        return
+    with box:
         if restored is not None:
             kind, message, warnings = restored
             (st.error if kind == "error" else st.success)(md(message))  # may quote the file

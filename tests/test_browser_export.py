@@ -49,7 +49,7 @@ def test_html_report_renders_offline(pw, tmp_path):
                                 text="one <b>two</b> three " * 4))
     view = S.View(view="gradient")
     figures = X.view_figures(trace, view)  # |dL/dh_t|, its norm, BPTT terms, influence, values at t
-    assert len(figures) == 5
+    assert len(figures) == 2  # the stacked gradient view and the influence matrix
     page_html = X.report_html(figures, trace.config, view=view,
                               explanations=[("Gradient", "dL/dh_t <i>through</i> time")],
                               url="http://127.0.0.1:8501/?cell=lstm")
@@ -62,10 +62,10 @@ def test_html_report_renders_offline(pw, tmp_path):
     page.goto(path.as_uri())
     page.wait_for_function("""() => {
         const g = document.querySelectorAll('.js-plotly-plot');
-        return g.length === 5 && Array.from(g).every(gd => gd._fullLayout && gd.querySelector('.main-svg'));
+        return g.length === 2 && Array.from(g).every(gd => gd._fullLayout && gd.querySelector('.main-svg'));
     }""", timeout=30_000)
     rendered = page.evaluate(RENDERED_JS)
-    assert len(rendered) == 5
+    assert len(rendered) == 2
     assert all(r["svg"] > 0 and r["traces"] > 0 and r["drawn"] > 0 for r in rendered), rendered
     assert page.get_by_text("dL/dh_t <i>through</i> time").count() == 1, "escaped, shown as text"
     page.screenshot(path=str(ARTIFACTS / "browser_report.png"), full_page=True)
@@ -120,9 +120,16 @@ def test_modebar_downloads_a_png(app):
     assert dl.value.suggested_filename == "unrolled_fig_grad.png"
 
 
+def open_export(page) -> None:
+    """Open the Export section (lazy: its content exists only while it is open)."""
+    if page.locator(".st-key-image_format").count() == 0:
+        page.get_by_text("Export: data, config, PyTorch script, report").click()
+    page.locator(".st-key-image_format").wait_for()
+
+
 def test_modebar_downloads_an_svg_when_chosen(app):
     _, page = app
-    page.get_by_text("Export: data, config, PyTorch script, report").click()
+    open_export(page)
     page.locator(".st-key-image_format").get_by_text("SVG").click()
     page.wait_for_timeout(500)  # the rerun re-sends each chart with its new config
     wait_settled(page)
@@ -142,7 +149,7 @@ def test_config_upload_restores_the_view(app, tmp_path):
                           text="to be or not")
     path = tmp_path / "view.json"
     path.write_text(X.config_json(config, S.View(view="hidden", t=7)))
-    page.get_by_text("Export: data, config, PyTorch script, report").click()
+    open_export(page)
     upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     upload.set_input_files(str(path))
     page.wait_for_url("**cell=gru**")
@@ -177,7 +184,7 @@ def test_presentation_mode_changes_the_page(app):
     normal = page.evaluate(RENDERED_JS)
     assert normal and all(r["font"] < 18 for r in normal)
 
-    _load(page, url + "/?seq_len=20&present=1")
+    _load(page, url + "/?seq_len=20&present=1&view=hidden")  # values chart beside the equations
     assert not _sidebar_open(page), "presentation mode starts with the sidebar collapsed"
     assert _root_font(page) == "20px", "larger page text"
     big = page.evaluate(RENDERED_JS)
