@@ -191,7 +191,8 @@ async def main_async(args) -> int:
         print(f"{CHROMIUM} is missing (apt-get install -y chromium)")
         return 1
     out = {"latency": [], "errors": [], "cross": [], "own": []}
-    with streamlit_app(log_path=ROOT / "benchmarks" / "load_server.log") as (url, _):
+    (ROOT / "benchmarks" / "out").mkdir(exist_ok=True)  # git-ignored
+    with streamlit_app(log_path=ROOT / "benchmarks" / "out" / "load_server.log") as (url, _):
         pid = server_pid(url)
         watch = RssWatch(pid)
         watch.start()
