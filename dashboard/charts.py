@@ -35,6 +35,17 @@ def image_format_ui() -> None:
              "SVG (vector) for print.")
 
 
+def guarded(body, hint: str) -> None:
+    """Run a page (or a fragment of one); a failure no page code foresaw becomes a message with
+    what to try, never a traceback. Exception, not BaseException: Streamlit's rerun and stop
+    signals must pass through."""
+    try:
+        body()
+    except Exception as e:  # noqa: BLE001 - the page never shows a traceback
+        st.error(f"Something went wrong building this page: {type(e).__name__}: "
+                 f"{md(str(e))}. {hint}")
+
+
 def draw(build, *args, key: str, **kwargs) -> None:
     """Build one figure and draw it; a failure becomes a message, never a traceback."""
     try:

@@ -18,11 +18,11 @@ from . import figures as F
 from . import render as R
 from . import state as S
 from .animation import DEFAULT_SPEED, SPEEDS, animation_figure
-from .charts import draw
+from .charts import draw, guarded
 from . import present_ui
 from .safe import md
 from .compare_presets import ComparePreset, load_compare_presets
-from .widgets import GROUP_TITLES
+from .widgets import GROUP_TITLES, preset_buttons
 
 OWN_GROUPS = tuple(g for g in S.GROUPS if g != "input")
 
@@ -130,11 +130,7 @@ def _copy_a_to_b() -> None:
 
 def presets_ui() -> None:
     """One button per classic pair, each with its two-line caption."""
-    with st.sidebar.expander("Classic pairs", expanded=True):
-        for p in load_compare_presets():
-            st.button(p.title, key=f"cmp_preset_{p.id}", on_click=_apply, args=(p,),
-                      width="stretch")
-            st.caption("  \n".join(p.caption))
+    preset_buttons("Classic pairs", load_compare_presets(), "cmp_preset_", _apply)
 
 
 def _widget(p: S.Param, k: str, label: str, disabled: bool) -> None:
@@ -192,17 +188,12 @@ def knobs_ui(va: dict, vb: dict) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+HINT = "Try another setting or a classic pair; the link in the address bar reproduces it."
+
+
 def page() -> None:
     """Build the whole Compare page; whatever goes wrong is a message, never a traceback."""
-    try:
-        _page()
-    except Exception as e:  # noqa: BLE001 - Streamlit's rerun/stop signals are BaseExceptions
-        _unexpected(e)
-
-
-def _unexpected(e: Exception) -> None:
-    st.error(f"Something went wrong building this page: {type(e).__name__}: {md(str(e))}. "
-             "Try another setting or a classic pair; the link in the address bar reproduces it.")
+    guarded(_page, HINT)
 
 
 def _page() -> None:
@@ -280,10 +271,7 @@ def _sync_url(a: Config, b: Config, view: CS.CompareView) -> None:
 @st.fragment
 def main_view(a: Config, b: Config) -> None:
     """Everything below the settings; a fragment, so moving the cursor redraws only this."""
-    try:
-        _main_view(a, b)
-    except Exception as e:  # noqa: BLE001 - the page never shows a traceback
-        _unexpected(e)
+    guarded(lambda: _main_view(a, b), HINT)
 
 
 def _given(fig):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine import Config
 
 from .compare_state import COMPARE_VIEWS, SHARED
+from .presets import load_items
 
 PRESETS_FILE = Path(__file__).resolve().parents[1] / "assets" / "compare_presets.json"
 
@@ -35,24 +35,19 @@ class ComparePreset:
         return self.a.replace(**self.b_changes)
 
 
+def _pair(item: dict, caption: tuple[str, str]) -> ComparePreset:
+    shared = sorted(set(item["b"]) & set(SHARED))
+    if shared:
+        raise ValueError(f"b changes the shared input knobs {shared}; B reads A's data")
+    if item["view"] not in COMPARE_VIEWS:
+        raise ValueError(f"view {item['view']!r} is not one of {list(COMPARE_VIEWS)}")
+    p = ComparePreset(item["id"], item["title"], caption, dict(item["a"]), dict(item["b"]),
+                      item["view"])
+    if p.a == p.b:
+        raise ValueError("B equals A: a comparison needs one difference")
+    return p
+
+
 def load_compare_presets(path: Path = PRESETS_FILE) -> list[ComparePreset]:
     """All compare presets, in file order; a malformed entry raises ValueError naming it."""
-    out = []
-    for i, item in enumerate(json.loads(path.read_text(encoding="utf-8"))):
-        try:
-            caption = tuple(item["caption"])
-            if len(caption) != 2:
-                raise ValueError(f"expected a two-line caption, got {len(caption)} lines")
-            shared = sorted(set(item["b"]) & set(SHARED))
-            if shared:
-                raise ValueError(f"b changes the shared input knobs {shared}; B reads A's data")
-            if item["view"] not in COMPARE_VIEWS:
-                raise ValueError(f"view {item['view']!r} is not one of {list(COMPARE_VIEWS)}")
-            p = ComparePreset(item["id"], item["title"], caption, dict(item["a"]),
-                              dict(item["b"]), item["view"])
-            if p.a == p.b:
-                raise ValueError("B equals A: a comparison needs one difference")
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{path.name}: preset #{i} ({item.get('id', '?')!r}) is invalid: {e}") from e
-        out.append(p)
-    return out
+    return load_items(path, _pair)

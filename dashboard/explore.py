@@ -9,6 +9,7 @@ from engine import Config, Trace, unroll
 from . import equations, export_ui, present_ui
 from .animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from .charts import draw as _chart
+from .charts import guarded
 from .safe import md
 from . import figures as F
 from . import render as R
@@ -80,17 +81,12 @@ def spectra(config: Config, _trace: Trace) -> list[dict]:
     return _trace.spectrum
 
 
+HINT = "Try another setting or a preset; the link in the address bar reproduces it."
+
+
 def page() -> None:
     """Build the whole Explore page; whatever goes wrong is a message, never a traceback."""
-    try:
-        _page()
-    except Exception as e:  # noqa: BLE001 - Streamlit's rerun/stop signals are BaseExceptions
-        _unexpected(e)
-
-
-def _unexpected(e: Exception) -> None:
-    st.error(f"Something went wrong building this page: {type(e).__name__}: {md(str(e))}. "
-             "Try another setting or a preset; the link in the address bar reproduces it.")
+    guarded(_page, HINT)
 
 
 def _page() -> None:
@@ -164,10 +160,7 @@ def _summary(trace: Trace, layer: int, direction: int) -> str:
 @st.fragment
 def main_view(config: Config) -> None:
     """Everything right of the sidebar; a fragment, so view controls do not redraw the sidebar."""
-    try:
-        _main_view(config)
-    except Exception as e:  # noqa: BLE001 - the page never shows a traceback
-        _unexpected(e)
+    guarded(lambda: _main_view(config), HINT)
 
 
 def _main_view(config: Config) -> None:

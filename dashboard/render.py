@@ -69,19 +69,18 @@ def draw_view(name: str, trace: Trace, where: dict, t: int, view, key: str) -> N
                                          where["layer"], where["direction"], where["sample"], trace)
     for e in errors:
         st.error(md(e))
-    if spec is not None and values_row:  # the values at t: the one part a cursor move rebuilds
-        try:
-            spec = F.replace_row(spec, values_row, F.vectors_figure(trace, t=t, **where))
-        except Exception as e:  # noqa: BLE001 - the rest of the figure still draws
-            st.error(f"Could not draw this plot (vectors_figure): {type(e).__name__}: {md(str(e))}")
-            spec = F.replace_row(spec, values_row, go.Figure())
-    if spec is not None:
-        # _validate=False: the spec came out of Plotly already validated; re-checking every
-        # property costs more than the rest of a cursor move
-        fig = go.Figure(F.move_cursor(spec, t), _validate=False)
-        if present_ui.presenting():
-            fig = style_for_presentation(fig)
-        st.plotly_chart(fig, key=key, config=plotly_config(key), width="stretch")
+    if spec is None:
+        return
+    try:  # the values at t: the one part a cursor move rebuilds; the lines move to t
+        fig = V.with_cursor(spec, values_row, trace, where, t)
+    except Exception as e:  # noqa: BLE001 - the rest of the figure still draws
+        if not values_row:  # nothing was rebuilt: not a failing plot, a failing page
+            raise
+        st.error(f"Could not draw this plot (vectors_figure): {type(e).__name__}: {md(str(e))}")
+        fig = V.with_cursor(F.replace_row(spec, values_row, go.Figure()), 0, trace, where, t)
+    if present_ui.presenting():
+        fig = style_for_presentation(fig)
+    st.plotly_chart(fig, key=key, config=plotly_config(key), width="stretch")
 
 
 # Once per server process (a module body runs once): everything imported so far lives forever.

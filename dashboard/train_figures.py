@@ -165,15 +165,20 @@ def grad_time_figure(results: list[TrainResult], marker: int | None = None) -> g
                    theme.HEATMAP_HEIGHT + 60)
 
 
+def _snapshot(r: TrainResult, index: int):
+    """r's snapshot number `index` (its last if it has fewer: a stopped run), or None."""
+    return r.snapshots[min(index, len(r.snapshots) - 1)] if r.snapshots else None
+
+
 def snapshot_figure(results: list[TrainResult], index: int) -> go.Figure:
     """||dL/dh_t|| against t at one snapshot, every model (log axis; a gap where truncation
     cut the gradient to exactly 0)."""
     fig = go.Figure()
     step = None
     for i, r in enumerate(results):
-        if not r.snapshots:
+        s = _snapshot(r, index)
+        if s is None:
             continue
-        s = r.snapshots[min(index, len(r.snapshots) - 1)]
         step = s.step
         fig.add_trace(go.Scatter(
             x=np.arange(len(s.grad_hidden_norm), dtype=np.int32), y=f32(_positive(s.grad_hidden_norm)),
@@ -191,9 +196,9 @@ def hidden_figure(results: list[TrainResult], index: int) -> go.Figure:
                         subplot_titles=[r.label for r in results] or [""])
     step = None
     for i, r in enumerate(results):
-        if not r.snapshots:
+        s = _snapshot(r, index)
+        if s is None:
             continue
-        s = r.snapshots[min(index, len(r.snapshots) - 1)]
         step = s.step
         z = s.hidden.T  # (H, T)
         bounded = r.config.cell != "rnn" or r.config.activation in ("tanh", "sigmoid")

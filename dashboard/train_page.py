@@ -21,7 +21,7 @@ from . import train_figures as TF
 from . import train_state as TS
 from . import uploads as U
 from . import present_ui
-from .charts import draw
+from .charts import draw, guarded
 from .safe import md
 from .state import CACHE_TTL, Param
 
@@ -123,11 +123,7 @@ def _sync_url(settings: TS.TrainSettings) -> None:
 
 def page() -> None:
     """Build the whole Train page; whatever goes wrong is a message, never a traceback."""
-    try:
-        _page()
-    except Exception as e:  # noqa: BLE001 - Streamlit's rerun/stop signals are BaseExceptions
-        st.error(f"Something went wrong on this page: {type(e).__name__}: {md(str(e))}. Try other "
-                 "settings; the link in the address bar reproduces them.")
+    guarded(_page, "Try other settings; the link in the address bar reproduces them.")
 
 
 def _page() -> None:

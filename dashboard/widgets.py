@@ -74,10 +74,15 @@ def _apply(preset: Preset) -> None:
     set_widgets(preset.config, S.View(view=preset.view))
 
 
-def presets_ui() -> None:
-    """One button per lecture preset, each with its two-line caption."""
-    with st.sidebar.expander("Lecture presets", expanded=True):
-        for p in load_presets():
-            st.button(p.title, key=f"preset_{p.id}", on_click=_apply, args=(p,),
+def preset_buttons(title: str, presets: list, key_prefix: str, apply) -> None:
+    """One sidebar button per preset, each with its two-line caption; a click calls apply(p)."""
+    with st.sidebar.expander(title, expanded=True):
+        for p in presets:
+            st.button(p.title, key=f"{key_prefix}{p.id}", on_click=apply, args=(p,),
                       width="stretch")
             st.caption("  \n".join(p.caption))
+
+
+def presets_ui() -> None:
+    """One button per lecture preset, each with its two-line caption."""
+    preset_buttons("Lecture presets", load_presets(), "preset_", _apply)

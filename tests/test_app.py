@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from plotly_decode import data_digest, spec
+from apptest_support import ok, run_page
 from streamlit.testing.v1 import AppTest
 
 from dashboard import state as S
@@ -19,9 +20,7 @@ TIMEOUT = 60
 
 
 def app(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params.update(query or {})
-    return at.run()
+    return run_page(AppTest.from_file(APP, default_timeout=TIMEOUT), query)
 
 
 def charts(at: AppTest) -> list[dict]:
@@ -41,12 +40,6 @@ def chart_titles(s: dict) -> list[str]:
 
 def titles(at: AppTest) -> list[str]:
     return [t for s in charts(at) for t in chart_titles(s)]
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
 
 
 def test_default_page():

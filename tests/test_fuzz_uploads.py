@@ -59,7 +59,7 @@ MESSY_CSV: dict[str, tuple[bytes, int]] = {  # name -> (file, expected dropped c
 
 
 def _bad_json() -> dict[str, bytes]:
-    good = json.loads(X.config_json(Config(), None) if _takes_view() else X.config_json(Config()))
+    good = json.loads(X.config_json(Config()))
     deep: object = 1
     for _ in range(200):
         deep = {"a": deep}
@@ -95,12 +95,6 @@ def _bad_json() -> dict[str, bytes]:
         "html": b"<script>alert(1)</script>",
     }
     return cases
-
-
-def _takes_view() -> bool:
-    import inspect
-
-    return len(inspect.signature(X.config_json).parameters) > 1
 
 
 def test_there_are_at_least_50_malformed_files():
@@ -153,8 +147,7 @@ def test_bad_config_json_is_refused_whole(name):
 
 
 def test_good_config_json_still_loads():
-    data = X.config_json(Config(cell="gru", seed=3), None) if _takes_view() else \
-        X.config_json(Config(cell="gru", seed=3))
+    data = X.config_json(Config(cell="gru", seed=3))
     config, _, warnings = X.load_config_json(data)
     assert config.cell == "gru" and config.seed == 3 and not warnings
     assert math.isfinite(config.sigma)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from plotly_decode import spec
 from markdown_text import plain
+from apptest_support import ok, run_page
 from streamlit.testing.v1 import AppTest
 
 from dashboard import train_figures as TF
@@ -27,15 +28,7 @@ def _script():
 
 
 def app(query: dict | None = None) -> AppTest:
-    at = AppTest.from_function(_script, default_timeout=TIMEOUT)
-    at.query_params.update(query or {})
-    return at.run()
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
+    return run_page(AppTest.from_function(_script, default_timeout=TIMEOUT), query)
 
 
 def charts(at: AppTest) -> dict[str, dict]:
