@@ -194,21 +194,29 @@ def _main_view(config: Config) -> None:
         with tab:
             st.caption(EXPLAIN[name])
             _draw(name, trace, where, t, view)
-    with st.expander(f"Step t = {t}: the cell's equations with the numbers at t", expanded=True):
-        # the gradient view draws the values at t as the last row of its own figure (one Plotly
-        # root fewer to redraw per update); the other views draw them here
-        left, right = (present_ui.chart_columns([3, 2]) if view.view != "gradient"
-                       else (st.container(), None))
-        with left:
-            try:  # one KaTeX element: cheaper to redraw than one per line
-                lines = equations.cell_equations(trace, t=t, **where)
-                st.latex(r"\begin{gathered}" + r" \\[4pt] ".join(lines) + r"\end{gathered}")
-            except Exception as e:  # noqa: BLE001
-                st.error(f"Could not write the equations: {type(e).__name__}: {md(str(e))}")
-        if right is not None:
-            with right:
-                _chart(F.vectors_figure, trace, t=t, key="fig_vectors", **where)
+    if view.view != "gradient":  # the gradient view draws the values at t as its last row
+        _chart(F.vectors_figure, trace, t=t, key="fig_vectors", **where)
+    _equations(trace, t, where)
     export_ui.export_section(trace, view, EXPLAIN)
+
+
+EQUATIONS = "equations_open"  # session state: whether the equations section is open
+
+
+def _equations(trace: Trace, t: int, where: dict) -> None:
+    """The cell's equations with the live numbers at step t, in a section that is built only
+    while open: typeset maths is the costliest text on the page to redraw (about 1,200 page
+    elements), so a closed section keeps every control change fast."""
+    box = st.expander("The cell's equations with the numbers at the time cursor t", key=EQUATIONS,
+                      on_change="rerun", icon=":material/function:")
+    if not box.open:
+        return
+    with box:
+        try:  # one KaTeX element: cheaper to redraw than one per line
+            lines = equations.cell_equations(trace, t=t, **where)
+            st.latex(r"\begin{gathered}" + r" \\[4pt] ".join(lines) + r"\end{gathered}")
+        except Exception as e:  # noqa: BLE001
+            st.error(f"Could not write the equations: {type(e).__name__}: {md(str(e))}")
 
 
 def _draw(name: str, trace: Trace, where: dict, t: int, view: S.View) -> None:

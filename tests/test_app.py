@@ -48,8 +48,12 @@ def test_default_page():
     names = titles(at)
     assert any("|dL/dh_t| per unit" in t for t in names) and any("Values at step t" in t for t in names)
     assert at.query_params["seed"] == "0" and set(S.PARAM) <= set(at.query_params)
-    (eq,) = at.latex
+    assert not at.latex, "the equations section is closed (and not built) by default"
+    at.session_state["equations_open"] = True  # what opening the section does
+    (eq,) = ok(at.run()).latex
     assert r"\|h_t\|" in eq.value and r"\delta" in eq.value, "the cell's equations at the cursor"
+    at.slider(key="view_t").set_value(3)
+    assert ok(at.run()).latex[0].value != eq.value, "the numbers follow the time cursor"
 
 
 # Per knob: the settings that make it matter, and a new value.

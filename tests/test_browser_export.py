@@ -184,17 +184,17 @@ def test_presentation_mode_changes_the_page(app):
     normal = page.evaluate(RENDERED_JS)
     assert normal and all(r["font"] < 18 for r in normal)
 
-    _load(page, url + "/?seq_len=20&present=1&view=hidden")  # values chart beside the equations
+    _load(page, url + "/?seq_len=20&present=1&view=hidden")
     assert not _sidebar_open(page), "presentation mode starts with the sidebar collapsed"
     assert _root_font(page) == "20px", "larger page text"
     big = page.evaluate(RENDERED_JS)
     assert {r["font"] for r in big} == {18}, "every chart restyled"
     assert "present=true" in page.url
     page.screenshot(path=str(ARTIFACTS / "browser_present_on.png"))
-    # one chart per row: the values-at-t chart sits below the equations, not beside them
-    eq = page.locator(".katex").first.bounding_box()
+    # one chart per row: the values-at-t chart sits below the view's chart, full width
+    view = page.locator(".st-key-fig_hidden").bounding_box()
     vec = page.locator(".st-key-fig_vectors").bounding_box()
-    assert vec["y"] >= eq["y"] + eq["height"]
+    assert vec["y"] >= view["y"] + view["height"] and vec["width"] >= 0.9 * view["width"]
 
     switch = page.locator(".st-key-view_present").get_by_role("switch")
     switch.focus()  # a click can land on the sticky header that covers the top of the page
