@@ -96,35 +96,49 @@ def weight_name(kind: str, layer: int, direction: int) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def heatmap_traces(z: np.ndarray, x: np.ndarray, *, colorscale, zmin: float, zmax: float,
-                   name: str, colorbar: dict | None = None, y=None, hover: str = "%{z:.3g}",
-                   log: bool = False, blank_zeros: bool = False) -> list[go.Heatmap]:
+def heatmap_traces(z: np.ndarray, x: np.ndarray, **kw) -> list[go.Heatmap]:
+    """heatmap_dicts as Plotly objects, for figures that edit their traces."""
+    return [go.Heatmap(d) for d in heatmap_dicts(z, x, **kw)]
+
+
+def heatmap_dicts(z: np.ndarray, x: np.ndarray, *, colorscale, zmin: float, zmax: float,
+                  name: str, colorbar: dict | None = None, y=None, hover: str = "%{z:.3g}",
+                  log: bool = False, blank_zeros: bool = False) -> list[dict]:
     """A units x time heatmap on a fixed colour range, plus an overlay marking NaN / Inf cells
     of z in theme.NONFINITE_COLOR (only when there are any). log draws log10 |z| (exact zeros at
-    the bottom of the range, or undrawn with blank_zeros)."""
+    the bottom of the range, or undrawn with blank_zeros). Plain trace data (see fast_figure)."""
     bad = ~np.isfinite(z)
     main = np.where(bad, np.nan, z)
     if log:
         zero = main == 0
         main = log10_abs(main)
         main[zero] = np.nan if blank_zeros else zmin
-    out = [go.Heatmap(z=f32(main), x=x, y=y, colorscale=colorscale, zmin=zmin, zmax=zmax,
-                      name=name, colorbar=colorbar or {}, hoverongaps=False,
-                      hovertemplate=f"t=%{{x}}<br>{'row' if y is not None else 'unit'}=%{{y}}"
-                                    f"<br>{name}={hover}<extra></extra>")]
+    where = {"x": x} if y is None else {"x": x, "y": y}
+    out = [dict(type="heatmap", z=f32(main), **where, colorscale=colorscale, zmin=zmin, zmax=zmax,
+                name=name, colorbar=colorbar or {}, hoverongaps=False,
+                hovertemplate=f"t=%{{x}}<br>{'row' if y is not None else 'unit'}=%{{y}}"
+                              f"<br>{name}={hover}<extra></extra>")]
     if bad.any():
-        out.append(go.Heatmap(z=f32(np.where(bad, 1.0, np.nan)), x=x, y=y,
-                              colorscale=theme.NONFINITE_SCALE, zmin=0, zmax=1, showscale=False,
-                              name="NaN / Inf", hoverongaps=False,
-                              hovertemplate="t=%{x}<br>NaN or Inf<extra></extra>"))
+        out.append(dict(type="heatmap", z=f32(np.where(bad, 1.0, np.nan)), **where,
+                        colorscale=theme.NONFINITE_SCALE, zmin=0, zmax=1, showscale=False,
+                        name="NaN / Inf", hoverongaps=False,
+                        hovertemplate="t=%{x}<br>NaN or Inf<extra></extra>"))
     return out
+
+
+def fast_figure(data: list[dict], layout: dict) -> go.Figure:
+    """A figure from plain trace and layout data, in the form Plotly itself writes (titles as
+    {"text": ...}, nested dicts instead of magic underscores), without Plotly's property-by-
+    property validation: that costs more than all the numerics of a view (0.1-0.2 s per build).
+    tests/test_figures.py checks each such builder's output is unchanged by validation."""
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
 def log_colorbar(title: str) -> dict:
     """Colour bar of the fixed log10 range with ticks written as powers of ten."""
     lo, hi = theme.LOG10_RANGE
     ticks = list(range(int(lo), int(hi) + 1, 2))
-    return dict(title=title, tickvals=ticks, ticktext=[f"1e{v}" for v in ticks])
+    return dict(title=dict(text=title), tickvals=ticks, ticktext=[f"1e{v}" for v in ticks])
 
 
 def symmetric_range(z: np.ndarray, bounded: bool) -> tuple[float, float]:
@@ -147,6 +161,14 @@ def mark_cursor(fig: go.Figure, t: int | None) -> go.Figure:
     return fig
 
 
+def cursor_shapes(t: int | None) -> list[dict]:
+    """mark_cursor's line as layout data, for a one-plot fast_figure."""
+    if t is None:
+        return []
+    return [dict(type="line", name=CURSOR, x0=t, x1=t, xref="x", y0=0, y1=1, yref="y domain",
+                 line=dict(color=theme.CURSOR_COLOR, width=2, dash="dot"))]
+
+
 def move_cursor(spec: dict, t: int | None) -> dict:
     """A figure's JSON dict (fig.to_plotly_json()) with its cursor lines moved to step t (removed
     for None): a time-cursor move without rebuilding the figure. The input is not modified."""
@@ -162,15 +184,19 @@ def move_cursor(spec: dict, t: int | None) -> dict:
 def _layout(fig: go.Figure, title: str, height: int, top: int | None = None) -> go.Figure:
     """Title, size and legend; figures with subplot titles get a taller top margin so the title,
     the legend and the subplot titles do not overlap."""
-    has_sub = bool(fig.layout.annotations)
+    fig.update_layout(layout_data(title, height, bool(fig.layout.annotations), top))
+    return fig
+
+
+def layout_data(title: str, height: int, has_sub: bool = False, top: int | None = None) -> dict:
+    """_layout's settings as layout data."""
     top = top if top is not None else (95 if has_sub else theme.MARGIN["t"])
     plot_h = max(height - top - theme.MARGIN["b"], 50)
-    fig.update_layout(title=dict(text=title, x=0.0, xanchor="left", y=1 - 12 / height,
-                                 yanchor="top", font=dict(size=15)),
-                      height=height, margin={**theme.MARGIN, "t": top}, hovermode="closest",
-                      legend=dict(orientation="h", y=1 + (30 if has_sub else 4) / plot_h,
-                                  yanchor="bottom", x=1, xanchor="right"))
-    return fig
+    return dict(title=dict(text=title, x=0.0, xanchor="left", y=1 - 12 / height, yanchor="top",
+                           font=dict(size=15)),
+                height=height, margin={**theme.MARGIN, "t": top}, hovermode="closest",
+                legend=dict(orientation="h", y=1 + (30 if has_sub else 4) / plot_h,
+                            yanchor="bottom", x=1, xanchor="right"))
 
 
 def _row_colorbar(fig: go.Figure, row: int, **kw) -> dict:
@@ -335,15 +361,13 @@ def grad_heatmap_figure(trace: Trace, layer: int = 0, direction: int = 0, sample
     T = g.shape[1]
     gp, x, k = pool_time(g)
     lo, hi = theme.LOG10_RANGE
-    fig = go.Figure(heatmap_traces(gp, x, colorscale=theme.LOG_SCALE, zmin=lo, zmax=hi, log=True,
-                                   name="log10|dL/dh|", hover="%{z:.2f}",
-                                   colorbar=log_colorbar("|dL/dh_t|")))
-    fig.update_xaxes(title_text="step t")
-    fig.update_yaxes(title_text="unit")
-    mark_cursor(fig, cursor)
-    return _layout(fig, f"|dL/dh_t| per unit, fixed log scale 1e{lo:.0f}..1e{hi:.0f}"
-                        f"{_where(trace, layer, direction, sample)}{reduced_note(k, T)}",
-                   theme.HEATMAP_HEIGHT)
+    data = heatmap_dicts(gp, x, colorscale=theme.LOG_SCALE, zmin=lo, zmax=hi, log=True,
+                         name="log10|dL/dh|", hover="%{z:.2f}", colorbar=log_colorbar("|dL/dh_t|"))
+    title = (f"|dL/dh_t| per unit, fixed log scale 1e{lo:.0f}..1e{hi:.0f}"
+             f"{_where(trace, layer, direction, sample)}{reduced_note(k, T)}")
+    return fast_figure(data, {**layout_data(title, theme.HEATMAP_HEIGHT),
+                              "xaxis": {"title": {"text": "step t"}},
+                              "yaxis": {"title": {"text": "unit"}}, "shapes": cursor_shapes(cursor)})
 
 
 def decay_line(trace: Trace, layer: int = 0, direction: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
@@ -380,31 +404,34 @@ def grad_norm_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: i
     T = trace.inputs.shape[0]
     t = np.arange(T, dtype=np.int32)
     y = trace.grad_hidden_log10[ld, :, sample]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=t, y=f32(y), mode="lines", name="hidden path ||dL/dh_t||",
-                             line=dict(color=theme.LINE_COLORS["hidden_path"], width=2)))
+
+    def line(x, v, name, **style):
+        return dict(type="scatter", x=x, y=f32(v), mode="lines", name=name, line=style)
+
+    data = [line(t, y, "hidden path ||dL/dh_t||", color=theme.LINE_COLORS["hidden_path"], width=2)]
     ys = [y]
     if trace.grad_cell is not None:
         c = log10_abs(np.linalg.norm(trace.grad_cell[ld, :, sample], axis=-1))
         ys.append(c)
-        fig.add_trace(go.Scatter(x=t, y=f32(c), mode="lines", name="cell path ||dL/dc_t||",
-                                 line=dict(color=theme.LINE_COLORS["cell_path"], width=2)))
+        data.append(line(t, c, "cell path ||dL/dc_t||", color=theme.LINE_COLORS["cell_path"],
+                         width=2))
     if trace.jacobian_norm is not None:
         j = log10_abs(trace.jacobian_norm[ld])
         ys.append(j)
-        fig.add_trace(go.Scatter(x=t, y=f32(j), mode="lines", name="||dh_T/dh_t|| (Jacobian)",
-                                 line=dict(color=theme.LINE_COLORS["jacobian"], dash="dot")))
-    line = decay_line(trace, layer, direction)
-    if line is not None and sample == 0:
-        fig.add_trace(go.Scatter(x=line[0], y=f32(line[1]), mode="lines", name="fitted decay",
-                                 line=dict(color=theme.LINE_COLORS["fit"], dash="dash")))
+        data.append(line(t, j, "||dh_T/dh_t|| (Jacobian)", color=theme.LINE_COLORS["jacobian"],
+                         dash="dot"))
+    fit = decay_line(trace, layer, direction)
+    if fit is not None and sample == 0:
+        data.append(line(fit[0], fit[1], "fitted decay", color=theme.LINE_COLORS["fit"],
+                         dash="dash"))
     finite = np.concatenate([v[np.isfinite(v)] for v in ys]) if ys else np.array([])
     ticks = log10_ticks(float(finite.min()), float(finite.max())) if finite.size else {}
-    fig.update_yaxes(title_text="norm (log scale)", **ticks)
-    fig.update_xaxes(title_text="step t")
-    mark_cursor(fig, cursor)
-    return _layout(fig, f"Gradient norm through time{_where(trace, layer, direction, sample)}: "
-                        f"{decay_readout(trace, layer, direction)}", theme.LINE_HEIGHT + 40)
+    title = (f"Gradient norm through time{_where(trace, layer, direction, sample)}: "
+             f"{decay_readout(trace, layer, direction)}")
+    return fast_figure(data, {**layout_data(title, theme.LINE_HEIGHT + 40),
+                              "xaxis": {"title": {"text": "step t"}},
+                              "yaxis": {"title": {"text": "norm (log scale)"}, **ticks},
+                              "shapes": cursor_shapes(cursor)})
 
 
 def weight_terms_figure(trace: Trace, layer: int = 0, direction: int = 0,
@@ -419,23 +446,22 @@ def weight_terms_figure(trace: Trace, layer: int = 0, direction: int = 0,
     bad = ~np.isfinite(y)
     with np.errstate(invalid="ignore"):
         y = np.where(~bad & (y > 0), y, np.nan)  # a log axis cannot draw 0
-    fig = go.Figure(go.Bar(x=x, y=f32(y), marker_color=theme.LINE_COLORS["terms"], name=name,
-                           hovertemplate="t=%{x}<br>||term_t||=%{y:.3g}<extra></extra>"))
+    data = [dict(type="bar", x=x, y=f32(y), marker=dict(color=theme.LINE_COLORS["terms"]),
+                 name=name, hovertemplate="t=%{x}<br>||term_t||=%{y:.3g}<extra></extra>")]
     finite = y[np.isfinite(y)]
     if bad.any():
         top = float(finite.max()) if finite.size else 1.0
-        fig.add_trace(go.Scatter(x=x[bad], y=f32(np.full(bad.sum(), top)), mode="markers",
-                                 name="NaN / Inf term", hovertemplate="t=%{x}: NaN or Inf<extra></extra>",
-                                 marker=dict(color=theme.NONFINITE_COLOR, symbol="x", size=7)))
-    axis = dict(type="log", title_text="||term_t|| (log)")
+        data.append(dict(type="scatter", x=x[bad], y=f32(np.full(bad.sum(), top)), mode="markers",
+                         name="NaN / Inf term", hovertemplate="t=%{x}: NaN or Inf<extra></extra>",
+                         marker=dict(color=theme.NONFINITE_COLOR, symbol="x", size=7)))
+    axis = dict(type="log", title=dict(text="||term_t|| (log)"))
     if finite.size:  # the same 1e-k / 1-2-5 labels as the norm plot, as values for a log axis
         ticks = log10_ticks(math.log10(finite.min()), math.log10(finite.max()))
         axis.update(tickvals=[10.0**v for v in ticks["tickvals"]], ticktext=ticks["ticktext"])
-    fig.update_yaxes(**axis)
-    fig.update_xaxes(title_text="step t")
-    mark_cursor(fig, cursor)
-    return _layout(fig, f"Per-step terms of dL/d{name} (they add up to the gradient)"
-                        f"{reduced_note(k, T)}", theme.LINE_HEIGHT)
+    title = f"Per-step terms of dL/d{name} (they add up to the gradient){reduced_note(k, T)}"
+    return fast_figure(data, {**layout_data(title, theme.LINE_HEIGHT),
+                              "xaxis": {"title": {"text": "step t"}}, "yaxis": axis,
+                              "shapes": cursor_shapes(cursor)})
 
 
 def influence_figure(trace: Trace, cursor: int | None = None) -> go.Figure:
@@ -529,21 +555,18 @@ def vectors_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int
         left.append(("phi'(a_t)", trace.act_deriv[ld, t, sample], theme.GATE_COLORS["a"]))
     else:
         left.append(("z_t", trace.gates["z"][ld, t, sample], theme.GATE_COLORS["z"]))
-    fig = go.Figure()
-    for name, v, color in left:
-        fig.add_trace(go.Scatter(x=u, y=f32(v), mode="lines", line_shape="hvh", name=name,
-                                 line=dict(color=color, width=1.5)))
-    fig.add_trace(go.Scatter(x=u, y=f32(trace.grad_hidden[ld, t, sample]), mode="lines",
-                             line_shape="hvh", name="dL/dh_t (right axis)", yaxis="y2",
-                             line=dict(color=theme.LINE_COLORS["output"], width=1.5)))
-    fig.update_layout(yaxis=dict(title_text="value"),
-                      yaxis2=dict(title_text="dL/dh_t", overlaying="y", side="right",
-                                  showgrid=False, exponentformat="e"),
-                      xaxis=dict(title_text="unit"))
-    fig = _layout(fig, f"Values at step t = {t}{_where(trace, layer, direction, sample)}", 360)
-    fig.update_layout(margin={**theme.MARGIN, "r": 70, "b": 90},
-                      legend=dict(orientation="h", x=0, xanchor="left", y=-0.22, yanchor="top"))
-    return fig
+    data = [dict(type="scatter", x=u, y=f32(v), mode="lines", name=name,
+                 line=dict(color=color, width=1.5, shape="hvh")) for name, v, color in left]
+    data.append(dict(type="scatter", x=u, y=f32(trace.grad_hidden[ld, t, sample]), mode="lines",
+                     name="dL/dh_t (right axis)", yaxis="y2",
+                     line=dict(color=theme.LINE_COLORS["output"], width=1.5, shape="hvh")))
+    layout = layout_data(f"Values at step t = {t}{_where(trace, layer, direction, sample)}", 360)
+    layout.update(yaxis=dict(title=dict(text="value")),
+                  yaxis2=dict(title=dict(text="dL/dh_t"), overlaying="y", side="right",
+                              showgrid=False, exponentformat="e"),
+                  xaxis=dict(title=dict(text="unit")), margin={**theme.MARGIN, "r": 70, "b": 90},
+                  legend=dict(orientation="h", x=0, xanchor="left", y=-0.22, yanchor="top"))
+    return fast_figure(data, layout)
 
 
 # ---------------------------------------------------------------------------------------------

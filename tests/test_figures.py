@@ -347,3 +347,29 @@ def test_flags_name_quantity_and_first_step():
     lines = F.flag_lines(tr)
     assert lines and any("grad_hidden" in ln and "from step" in ln for ln in lines)
     assert F.flag_lines(small()) == []
+
+
+# ---- builders that skip Plotly's validation (figures.fast_figure) ------------------------------
+
+
+FAST = {"grad_heatmap_figure": lambda tr: F.grad_heatmap_figure(tr, sample=1, cursor=3),
+        "grad_norm_figure": lambda tr: F.grad_norm_figure(tr, cursor=3),
+        "weight_terms_figure": lambda tr: F.weight_terms_figure(tr, cursor=3),
+        "vectors_figure": lambda tr: F.vectors_figure(tr, t=4)}
+
+
+@pytest.mark.parametrize("builder", sorted(FAST))
+def test_fast_builders_write_what_plotly_validation_would(builder, rnn, lstm, gru):
+    blown = copy.copy(rnn)  # non-finite values: the heatmap overlay and the bar markers
+    blown.grad_hidden = rnn.grad_hidden.copy()
+    blown.grad_hidden[0, 3, 1, 2] = np.inf
+    blown.weight_grad_terms = {**rnn.weight_grad_terms}
+    blown.weight_grad_terms["weight_hh_l0"] = rnn.weight_grad_terms["weight_hh_l0"].copy()
+    blown.weight_grad_terms["weight_hh_l0"][5] = np.nan
+    for tr in (rnn, lstm, gru, blown):
+        fig = FAST[builder](tr)
+        raw = fig.to_plotly_json()
+        checked = plotly.graph_objects.Figure(raw).to_plotly_json()  # validated and normalised
+        np.testing.assert_equal(checked, raw)  # same keys, same values: nothing was invalid
+    assert len(heatmaps(spec(F.grad_heatmap_figure(blown, sample=1)))) == 2
+    assert any(t["name"] == "NaN / Inf term" for t in spec(F.weight_terms_figure(blown))["data"])
