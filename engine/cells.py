@@ -94,11 +94,33 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
     return out
 
 
+def lstm_compiled(x: torch.Tensor, w_ih, w_hh, b_ih, b_hh) -> dict[str, torch.Tensor]:
+    """gate_values of an LSTM direction computed in its own forward pass (loops.lstm_forward):
+    float64 on the CPU, where this beats torch's kernel and no gate needs recomputing."""
+    from . import loops
+
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    ax = torch.addmm(b_ih + b_hh, x.reshape(T * B, -1), w_ih.T).reshape(T, B, 4 * H).numpy()
+    h = np.empty((T, B, H), dtype=ax.dtype)
+    c, g, ifgo = np.empty_like(h), np.empty_like(h), np.empty_like(ax)
+    loops.lstm_forward(ax, np.ascontiguousarray(w_hh.numpy().T), h, c, ifgo, g)
+    h, c, g, ifgo = (torch.from_numpy(a) for a in (h, c, g, ifgo))
+    i, f, _, o = ifgo.chunk(4, dim=-1)  # each (T, B, H)
+    zero = h.new_zeros(1, B, H)
+    return {"h": h, "h_prev": torch.cat([zero, h[:-1]]), "i": i, "f": f, "g": g, "o": o, "c": c,
+            "c_prev": torch.cat([zero, c[:-1]]), "ifgo": ifgo}
+
+
 def forward_layer(cell: str, activation: str, x: torch.Tensor, params: list[list[torch.Tensor]],
                   bidirectional: bool) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
     """Run one layer; returns its output (T, B, D*H) and, per direction, every step's values in
     that direction's processing order (the reverse direction sees time flipped)."""
     with torch.no_grad():
+        if cell == "lstm" and x.dtype == torch.float64 and x.device.type == "cpu":
+            per_direction = [lstm_compiled(x if d == 0 else x.flip(0), *p) for d, p in enumerate(params)]
+            hs = [v["h"] if d == 0 else v["h"].flip(0) for d, v in enumerate(per_direction)]
+            return torch.cat(hs, dim=-1), per_direction  # (T, B, D*H)
         out = fused_hidden(cell, activation, x, params, bidirectional)  # (T, B, D*H)
         H = params[0][1].shape[1]
         per_direction = []

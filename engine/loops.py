@@ -1,4 +1,5 @@
-"""Compiled loops (numba): the LSTM's adjoint recursion and cell-state scan, and the flags' scan.
+"""Compiled loops (numba): the LSTM's forward pass (float64), adjoint recursion and cell-state
+scan, and the flags' scan.
 
 A Python loop over t costs microseconds per step in interpreter and dispatch overhead alone,
 which is most of the time at small H; here each whole loop is one compiled call. The recursion is
@@ -94,6 +95,33 @@ def lstm_bptt(w_hh, e, ifgo, g, c, tc, lo, up, dh_all, dA_all, dc_all, scale):  
             if 0.0 < m < lo:  # still representable, about to underflow: rescale exactly
                 nxt, carry = _scaled(dA, 2.0 ** up, sa), _scaled(dc, 2.0 ** up, sc)
                 k += up
+
+
+@njit(cache=True)
+def lstm_forward(ax, w_hh_t, h, c, ifgo, g):  # pragma: no cover - compiled
+    """An LSTM direction forward, step by step, into h, c, g (T, B, H) and ifgo (T, B, 4H: i f g o
+    after their activations). ax (T, B, 4H) = x_t W_ih^T + b_ih + b_hh for every t (one matmul
+    outside); w_hh_t = W_hh^T (H, 4H), contiguous. Used for float64, where torch has no fused
+    kernel and its generic one is 1.3-4.6x slower than this loop (every gate comes out too)."""
+    T, B, G = ax.shape
+    H = G // 4
+    one = np.ones(1, dtype=ax.dtype)[0]
+    a = np.empty((B, G), dtype=ax.dtype)  # h_{t-1} W_hh^T
+    hp, cp = np.zeros((B, H), dtype=ax.dtype), np.zeros((B, H), dtype=ax.dtype)  # h_{-1} = c_{-1} = 0
+    for t in range(T):
+        _matvec(hp, w_hh_t, a)
+        for b in range(B):
+            for k in range(H):
+                i = one / (one + np.exp(-(ax[t, b, k] + a[b, k])))
+                f = one / (one + np.exp(-(ax[t, b, H + k] + a[b, H + k])))
+                gt = np.tanh(ax[t, b, 2 * H + k] + a[b, 2 * H + k])
+                o = one / (one + np.exp(-(ax[t, b, 3 * H + k] + a[b, 3 * H + k])))
+                ct = f * cp[b, k] + i * gt  # c_t = f_t c_{t-1} + i_t g_t
+                ifgo[t, b, k], ifgo[t, b, H + k], ifgo[t, b, 2 * H + k] = i, f, gt
+                ifgo[t, b, 3 * H + k] = o
+                g[t, b, k], c[t, b, k] = gt, ct
+                h[t, b, k] = o * np.tanh(ct)  # h_t = o_t tanh(c_t)
+        hp, cp = h[t], c[t]
 
 
 @njit(cache=True)

@@ -95,3 +95,24 @@ def test_flag_scan_finds_each_kind_at_its_first_step(dtype, time_axis):
                                                       "underflow": 33}
     y = x[:, ::2] if time_axis == 1 else x[::-1]  # strided views scan the same way
     assert flags.scan(y, time_axis) == _flags_reference(y, time_axis)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e3])  # 1e3: every gate saturated, exp() overflows
+def test_compiled_lstm_forward_equals_torch_kernel(scale):
+    import torch
+
+    from engine.cells import fused_hidden, gate_values, lstm_compiled
+
+    gen = torch.Generator().manual_seed(0)
+    T, B, I, H = 40, 3, 5, 6
+    x = torch.randn(T, B, I, generator=gen, dtype=torch.float64)
+    p = [torch.randn(*s, generator=gen, dtype=torch.float64) * scale / 3
+         for s in ((4 * H, I), (4 * H, H), (4 * H,), (4 * H,))]
+    ours = lstm_compiled(x, *p)
+    h = fused_hidden("lstm", "tanh", x, [p], False)  # torch.lstm
+    ref = gate_values("lstm", "tanh", x, h, *p)
+    for k in ("h", "h_prev", "i", "f", "g", "o", "c", "c_prev"):
+        assert torch.isfinite(ours[k]).all(), k
+        torch.testing.assert_close(ours[k], ref[k], atol=1e-12, rtol=0, msg=k)
+    i, f, g, o = ours["ifgo"].chunk(4, dim=-1)  # i f g o, each after its activation
+    assert torch.equal(g, ours["g"]) and torch.equal(i, ours["i"]) and torch.equal(o, ours["o"])
