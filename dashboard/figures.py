@@ -126,12 +126,13 @@ def heatmap_dicts(z: np.ndarray, x: np.ndarray, *, colorscale, zmin: float, zmax
     return out
 
 
-def fast_figure(data: list[dict], layout: dict) -> go.Figure:
-    """A figure from plain trace and layout data, in the form Plotly itself writes (titles as
-    {"text": ...}, nested dicts instead of magic underscores), without Plotly's property-by-
-    property validation: that costs more than all the numerics of a view (0.1-0.2 s per build).
-    tests/test_figures.py checks each such builder's output is unchanged by validation."""
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+def fast_figure(spec: dict) -> go.Figure:
+    """A figure from a spec of plain data ({"data": [...], "layout": {...}}) in the form Plotly
+    itself writes (titles as {"text": ...}, nested dicts instead of magic underscores), without
+    Plotly's property-by-property validation: that cost more than all the numerics of a view
+    (0.1-0.2 s per build). The *_spec builders below write such specs; the stacked views use them
+    directly. tests/test_figures.py checks validation would change nothing in them."""
+    return go.Figure(spec, _validate=False)
 
 
 def log_colorbar(title: str) -> dict:
@@ -356,6 +357,12 @@ def gates_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int =
 
 def grad_heatmap_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int = 0,
                         cursor: int | None = None) -> go.Figure:
+    """grad_heatmap_spec as a Plotly figure."""
+    return fast_figure(grad_heatmap_spec(trace, layer, direction, sample, cursor))
+
+
+def grad_heatmap_spec(trace: Trace, layer: int = 0, direction: int = 0, sample: int = 0,
+                        cursor: int | None = None) -> dict:
     """|dL/dh_t| per unit on the FIXED log10 range theme.LOG10_RANGE (comparable across runs)."""
     g = trace.grad_hidden[_ld(trace, layer, direction), :, sample, :].T  # (H, T)
     T = g.shape[1]
@@ -365,9 +372,9 @@ def grad_heatmap_figure(trace: Trace, layer: int = 0, direction: int = 0, sample
                          name="log10|dL/dh|", hover="%{z:.2f}", colorbar=log_colorbar("|dL/dh_t|"))
     title = (f"|dL/dh_t| per unit, fixed log scale 1e{lo:.0f}..1e{hi:.0f}"
              f"{_where(trace, layer, direction, sample)}{reduced_note(k, T)}")
-    return fast_figure(data, {**layout_data(title, theme.HEATMAP_HEIGHT),
+    return {"data": data, "layout": {**layout_data(title, theme.HEATMAP_HEIGHT),
                               "xaxis": {"title": {"text": "step t"}},
-                              "yaxis": {"title": {"text": "unit"}}, "shapes": cursor_shapes(cursor)})
+                              "yaxis": {"title": {"text": "unit"}}, "shapes": cursor_shapes(cursor)}}
 
 
 def decay_line(trace: Trace, layer: int = 0, direction: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
@@ -398,6 +405,12 @@ def decay_readout(trace: Trace, layer: int = 0, direction: int = 0) -> str:
 
 def grad_norm_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int = 0,
                      cursor: int | None = None) -> go.Figure:
+    """grad_norm_spec as a Plotly figure."""
+    return fast_figure(grad_norm_spec(trace, layer, direction, sample, cursor))
+
+
+def grad_norm_spec(trace: Trace, layer: int = 0, direction: int = 0, sample: int = 0,
+                     cursor: int | None = None) -> dict:
     """log10 ||dL/dh_t|| vs t (exact, from trace.grad_hidden_log10) with the fitted decay line,
     the LSTM cell path ||dL/dc_t|| and, when computed, the Jacobian norm ||dh_T/dh_t||."""
     ld = _ld(trace, layer, direction)
@@ -428,14 +441,20 @@ def grad_norm_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: i
     ticks = log10_ticks(float(finite.min()), float(finite.max())) if finite.size else {}
     title = (f"Gradient norm through time{_where(trace, layer, direction, sample)}: "
              f"{decay_readout(trace, layer, direction)}")
-    return fast_figure(data, {**layout_data(title, theme.LINE_HEIGHT + 40),
+    return {"data": data, "layout": {**layout_data(title, theme.LINE_HEIGHT + 40),
                               "xaxis": {"title": {"text": "step t"}},
                               "yaxis": {"title": {"text": "norm (log scale)"}, **ticks},
-                              "shapes": cursor_shapes(cursor)})
+                              "shapes": cursor_shapes(cursor)}}
 
 
 def weight_terms_figure(trace: Trace, layer: int = 0, direction: int = 0,
                         cursor: int | None = None) -> go.Figure:
+    """weight_terms_spec as a Plotly figure."""
+    return fast_figure(weight_terms_spec(trace, layer, direction, cursor))
+
+
+def weight_terms_spec(trace: Trace, layer: int = 0, direction: int = 0,
+                        cursor: int | None = None) -> dict:
     """Bars: the norm of each step's term of the BPTT sum dL/dW_hh = sum_t (...), log axis;
     NaN / Inf terms are marked in theme.NONFINITE_COLOR along the top."""
     name = weight_name("weight_hh", layer, direction)
@@ -459,9 +478,9 @@ def weight_terms_figure(trace: Trace, layer: int = 0, direction: int = 0,
         ticks = log10_ticks(math.log10(finite.min()), math.log10(finite.max()))
         axis.update(tickvals=[10.0**v for v in ticks["tickvals"]], ticktext=ticks["ticktext"])
     title = f"Per-step terms of dL/d{name} (they add up to the gradient){reduced_note(k, T)}"
-    return fast_figure(data, {**layout_data(title, theme.LINE_HEIGHT),
+    return {"data": data, "layout": {**layout_data(title, theme.LINE_HEIGHT),
                               "xaxis": {"title": {"text": "step t"}}, "yaxis": axis,
-                              "shapes": cursor_shapes(cursor)})
+                              "shapes": cursor_shapes(cursor)}}
 
 
 def influence_figure(trace: Trace, cursor: int | None = None) -> go.Figure:
@@ -543,6 +562,12 @@ def spectrum_figure(trace: Trace, layer: int = 0, direction: int = 0) -> go.Figu
 
 def vectors_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int = 0,
                    t: int = 0) -> go.Figure:
+    """vectors_spec as a Plotly figure."""
+    return fast_figure(vectors_spec(trace, layer, direction, sample, t))
+
+
+def vectors_spec(trace: Trace, layer: int = 0, direction: int = 0, sample: int = 0,
+                   t: int = 0) -> dict:
     """Values over units at step t: h_t, c_t (LSTM) or phi'(a_t) (RNN) or z_t (GRU) on the left
     axis, dL/dh_t on the right axis (its own scale). Step lines, one path each: cheap to draw."""
     ld = _ld(trace, layer, direction)
@@ -566,7 +591,7 @@ def vectors_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int
                               showgrid=False, exponentformat="e"),
                   xaxis=dict(title=dict(text="unit")), margin={**theme.MARGIN, "r": 70, "b": 90},
                   legend=dict(orientation="h", x=0, xanchor="left", y=-0.22, yanchor="top"))
-    return fast_figure(data, layout)
+    return {"data": data, "layout": layout}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -593,8 +618,8 @@ STACK_GAP = 60  # px between stacked plots: the tick labels above and the next p
 STACK_MARGIN = dict(l=80, r=110)
 
 
-def stack_figures(parts: list[go.Figure], heights: list[int], title: str,
-                  time_rows: int | None = None) -> go.Figure:
+def stack_figures(parts: list[go.Figure | dict], heights: list[int], title: str,
+                  time_rows: int | None = None) -> dict:
     """Stack figures that each have one x axis into one figure whose time axes line up and zoom
     together (one Plotly root in the browser instead of one per plot). heights: each plot's
     height in px. The first time_rows parts (all by default) are time plots; the others keep
@@ -609,7 +634,7 @@ def stack_figures(parts: list[go.Figure], heights: list[int], title: str,
     layout: dict = {"shapes": [], "annotations": []}
     top = inner
     for i, (part, h) in enumerate(zip(parts, heights, strict=True), start=1):
-        spec = part.to_plotly_json()
+        spec = part if isinstance(part, dict) else part.to_plotly_json()
         lo, hi = (top - h) / inner, top / inner
         top -= h + (gaps[i - 1] if i < n else 0)
         xa, ya, y2 = _row_axes(i, n)
@@ -649,7 +674,7 @@ def stack_figures(parts: list[go.Figure], heights: list[int], title: str,
                               yanchor="top"))
     # The layout is assembled above as plain data (Plotly's property-by-property update_layout
     # cost more than the rest of a view's build); the traces and axes came out of Plotly already.
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+    return {"data": data, "layout": layout}
 
 
 def _row_axes(row: int, rows: int) -> tuple[str, str, str]:
@@ -658,13 +683,13 @@ def _row_axes(row: int, rows: int) -> tuple[str, str, str]:
     return xa, ya, f"y{rows + row}"
 
 
-def replace_row(spec: dict, row: int, part: go.Figure) -> dict:
+def replace_row(spec: dict, row: int, part: go.Figure | dict) -> dict:
     """A stack_figures JSON dict with row `row` (1-based) drawn from `part` instead: its traces
     and its subplot title; the row's axes and the other rows are kept as they are (the values
     at a new step t without rebuilding the rest). The input is not modified."""
     rows = len(spec["layout"]["annotations"])
     xa, ya, y2 = _row_axes(row, rows)
-    new = part.to_plotly_json()
+    new = part if isinstance(part, dict) else part.to_plotly_json()
     data = [tr for tr in spec["data"] if tr.get("xaxis", "x") != xa]
     at = next((k for k, tr in enumerate(spec["data"]) if tr.get("xaxis", "x") == xa), len(data))
     traces = [{**tr, "xaxis": xa, "yaxis": y2 if tr.get("yaxis") == "y2" else ya}

@@ -21,11 +21,12 @@ def _parts(name: str, trace: Trace, layer: int, direction: int, sample: int) -> 
     note = F.where_note(trace, layer, direction, sample)
     if name == "gradient":
         h, n, b = F.GRADIENT_HEIGHTS
-        return [("grad_heatmap_figure", lambda: F.grad_heatmap_figure(trace, **where), h),
-                ("grad_norm_figure", lambda: F.grad_norm_figure(trace, **where), n),
+        # specs, not figures: the stack is assembled from plain data (see figures.fast_figure)
+        return [("grad_heatmap_figure", lambda: F.grad_heatmap_spec(trace, **where), h),
+                ("grad_norm_figure", lambda: F.grad_norm_spec(trace, **where), n),
                 ("weight_terms_figure",
-                 lambda: F.weight_terms_figure(trace, layer, direction, cursor=0), b),
-                (VALUES, lambda: F.vectors_figure(trace, layer, direction, sample, t=0),
+                 lambda: F.weight_terms_spec(trace, layer, direction, cursor=0), b),
+                (VALUES, lambda: F.vectors_spec(trace, layer, direction, sample, t=0),
                  F.VALUES_HEIGHT)], f"Gradient through time{note}"
     if name == "hidden":
         qs = ["hidden"] + (["cell"] if trace.cell is not None else [])
@@ -56,7 +57,7 @@ def build_view(name: str, trace: Trace, layer: int, direction: int, sample: int
     if len(parts) == 1:
         return figs[0].to_plotly_json(), errors, 0
     time_rows = len(figs) - (1 if values_row else 0)
-    return F.stack_figures(figs, heights, title, time_rows).to_plotly_json(), errors, values_row
+    return F.stack_figures(figs, heights, title, time_rows), errors, values_row
 
 
 
@@ -64,7 +65,7 @@ def build_view(name: str, trace: Trace, layer: int, direction: int, sample: int
 def with_cursor(spec: dict, values_row: int, trace: Trace, where: dict, t: int) -> go.Figure:
     """The built view with its values row redrawn for step t and its cursor lines moved to t."""
     if values_row:
-        spec = F.replace_row(spec, values_row, F.vectors_figure(trace, t=t, **where))
+        spec = F.replace_row(spec, values_row, F.vectors_spec(trace, t=t, **where))
     # _validate=False: the spec came out of Plotly already validated; re-checking every property
     # costs more than the rest of a cursor move
     return go.Figure(F.move_cursor(spec, t), _validate=False)

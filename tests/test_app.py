@@ -224,7 +224,7 @@ def test_a_failing_figure_is_a_message_and_the_rest_still_draws(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("simulated builder failure")
 
-    monkeypatch.setattr(figures, "weight_terms_figure", broken)
+    monkeypatch.setattr(figures, "weight_terms_spec", broken)
     at = app({"seed": "918274"})  # a config no other test has cached (figures are cached)
     assert not at.exception
     assert any("simulated builder failure" in e.value for e in at.error)
@@ -250,7 +250,7 @@ def test_cursor_move_reuses_the_cached_figure(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("rebuilt")
 
-    monkeypatch.setattr(figures, "grad_heatmap_figure", broken)
+    monkeypatch.setattr(figures, "grad_heatmap_spec", broken)
     at.slider(key="view_t").set_value(11)
     ok(at.run())  # no "rebuilt" error: the heatmap came from the cache
     after = next(s for s in charts(at) if s["layout"]["title"]["text"].startswith("Gradient"))

@@ -12,6 +12,7 @@ from plotly_decode import spec, typed_arrays
 
 from dashboard import equations, theme
 from dashboard import figures as F
+from dashboard import views as V
 from engine import Config, unroll
 
 
@@ -275,7 +276,7 @@ def test_vectors_at_cursor(lstm, rnn):
 def test_stacked_plots_share_one_time_axis(lstm):
     parts = [F.grad_heatmap_figure(lstm, sample=1, cursor=3), F.grad_norm_figure(lstm, sample=1, cursor=3),
              F.weight_terms_figure(lstm, cursor=3)]
-    s = spec(F.stack_figures(parts, [250, 190, 150], "Gradient through time"))
+    s = spec(F.fast_figure(F.stack_figures(parts, [250, 190, 150], "Gradient through time")))
     lay = s["layout"]
     assert [tr["xaxis"] for tr in s["data"]][:1] == ["x"] and {"x2", "x3"} <= {tr["xaxis"] for tr in s["data"]}
     assert lay["xaxis2"]["matches"] == "x" and lay["xaxis3"]["matches"] == "x", "zoom one, zoom all"
@@ -291,7 +292,7 @@ def test_stacked_plots_share_one_time_axis(lstm):
 
 def test_values_row_is_replaced_without_touching_the_time_rows(lstm):
     parts = [F.grad_heatmap_figure(lstm, cursor=0), F.vectors_figure(lstm, t=0)]
-    d = F.stack_figures(parts, [250, 200], "G", time_rows=1).to_plotly_json()
+    d = F.stack_figures(parts, [250, 200], "G", time_rows=1)
     assert "matches" not in d["layout"]["xaxis2"], "units are not time"
     assert d["layout"]["yaxis4"]["overlaying"] == "y2", "dL/dh_t keeps its right-hand axis"
     new = F.replace_row(d, 2, F.vectors_figure(lstm, t=7))
@@ -355,7 +356,9 @@ def test_flags_name_quantity_and_first_step():
 FAST = {"grad_heatmap_figure": lambda tr: F.grad_heatmap_figure(tr, sample=1, cursor=3),
         "grad_norm_figure": lambda tr: F.grad_norm_figure(tr, cursor=3),
         "weight_terms_figure": lambda tr: F.weight_terms_figure(tr, cursor=3),
-        "vectors_figure": lambda tr: F.vectors_figure(tr, t=4)}
+        "vectors_figure": lambda tr: F.vectors_figure(tr, t=4),
+        "stacked gradient view": lambda tr: F.fast_figure(
+            V.build_view("gradient", tr, tr.config.num_layers - 1, 0, 1)[0])}
 
 
 @pytest.mark.parametrize("builder", sorted(FAST))
