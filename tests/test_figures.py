@@ -282,7 +282,13 @@ def test_stacked_plots_share_one_time_axis(lstm):
     assert lay["xaxis2"]["matches"] == "x" and lay["xaxis3"]["matches"] == "x", "zoom one, zoom all"
     domains = [lay[a]["domain"] for a in ("yaxis", "yaxis2", "yaxis3")]
     assert all(lo < hi for lo, hi in domains) and domains[0][0] > domains[1][1] > domains[2][1] >= 0
-    assert [a["text"] for a in lay["annotations"]] == [spec(p)["layout"]["title"]["text"] for p in parts]
+    notes = [a["text"] for a in lay["annotations"]]
+    assert [n.split("<br>")[0] for n in notes] == [spec(p)["layout"]["title"]["text"] for p in parts]
+    # no Plotly legend: each plot names its lines and bars, in their colours, under its title
+    assert lay["showlegend"] is False and notes[0] == spec(parts[0])["layout"]["title"]["text"]
+    assert '<span style="color:#1f77b4">━ hidden path ||dL/dh_t||</span>' in notes[1]
+    assert '<span style="color:#9467bd">┅ ||dh_T/dh_t|| (Jacobian)</span>' in notes[1], "dashed"
+    assert "■ weight_hh_l0" in notes[2]
     assert sorted((sh["xref"], sh["x0"]) for sh in lay["shapes"]) == [("x", 3), ("x2", 3), ("x3", 3)]
     hm = heatmaps(s)[0]
     np.testing.assert_array_equal(hm["z"], heatmaps(spec(parts[0]))[0]["z"])
