@@ -104,3 +104,19 @@ def test_preset(app, preset):
     trouble = app.get_by_text("Numerical trouble").count()
     assert trouble == (1 if preset.id == "exploding" else 0)
     app.screenshot(path=str(ARTIFACTS / f"browser_preset_{preset.id}.png"))
+
+
+def test_equations_open_on_demand_and_follow_the_cursor(app):
+    assert app.locator(".katex").count() == 0, "closed (and not built) until opened"
+    app.locator(".st-key-equations_open summary").click()
+    app.wait_for_selector(".katex")
+    first = app.locator(".katex").first.inner_text()
+    assert len(first) > 40 and any(ch.isdigit() for ch in first), "the equations, with numbers"
+    cursor = app.locator(".st-key-view_t").get_by_role("slider")
+    cursor.focus()
+    cursor.press("ArrowLeft")
+    app.wait_for_function("t => document.querySelector('.katex') && "
+                          "document.querySelector('.katex').innerText !== t", arg=first)
+    no_exception(app)
+    app.locator(".st-key-equations_open summary").click()  # closed again for the other tests
+    app.wait_for_function("() => document.querySelectorAll('.katex').length === 0")
