@@ -30,18 +30,18 @@ def main() -> None:
         view = S.View()
         print(f"{config.cell} T={config.seq_len} H={config.hidden_size}")
         jobs = {
-            "CSV, all quantities": lambda: X.csv_bytes(trace),
-            "Parquet, all quantities": lambda: X.parquet_bytes(trace),
-            "zip (CSV per quantity)": lambda: X.zip_bytes(trace, view),
-            "PyTorch script": lambda: X.snippet(trace).encode(),
-            "HTML report (gradient view)": lambda: X.report_html(
+            "CSV, all quantities": lambda trace=trace: X.csv_bytes(trace),
+            "Parquet, all quantities": lambda trace=trace: X.parquet_bytes(trace),
+            "zip (CSV per quantity)": lambda trace=trace, view=view: X.zip_bytes(trace, view),
+            "PyTorch script": lambda trace=trace: X.snippet(trace).encode(),
+            "HTML report (gradient view)": lambda trace=trace, view=view, config=config: X.report_html(
                 X.view_figures(trace, view), config, view=view).encode(),
         }
         for name, job in jobs.items():
             data, dt = timed(job)
             print(f"  {name:30s} {dt:6.2f} s  {len(data) / 1e6:8.2f} MB")
         figs = X.view_figures(trace, view)
-        _, dt = timed(lambda: [style_for_presentation(f) for _, f in figs])
+        _, dt = timed(lambda figs=figs: [style_for_presentation(f) for _, f in figs])
         print(f"  {'presentation restyling':30s} {dt:6.2f} s  ({len(figs)} figures)")
 
 

@@ -15,13 +15,13 @@ from engine.inputs import make_task
 from . import compare_figures as CF
 from . import compare_state as CS
 from . import figures as F
+from . import present_ui
 from . import render as R
 from . import state as S
 from .animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from .charts import draw, guarded
-from . import present_ui
-from .safe import md
 from .compare_presets import ComparePreset, load_compare_presets
+from .safe import md
 from .widgets import GROUP_TITLES, preset_buttons
 
 OWN_GROUPS = tuple(g for g in S.GROUPS if g != "input")

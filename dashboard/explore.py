@@ -7,13 +7,13 @@ import streamlit as st
 from engine import Config, Trace, unroll
 
 from . import equations, export_ui, present_ui
+from . import figures as F
+from . import render as R
+from . import state as S
 from .animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from .charts import draw as _chart
 from .charts import guarded
 from .safe import md
-from . import figures as F
-from . import render as R
-from . import state as S
 from .widgets import config_ui, current_values, key, presets_ui, set_widgets, view_key
 
 EXPLAIN = {

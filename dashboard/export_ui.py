@@ -17,10 +17,10 @@ from . import export as X
 from . import figures as F
 from . import present_ui
 from . import state as S
-from .present import style_for_presentation
-from .widgets import set_widgets
 from .charts import image_format_ui
+from .present import style_for_presentation
 from .safe import md
+from .widgets import set_widgets
 
 UPLOAD_COUNT = "_export_upload_n"  # bumping it gives the uploader a new key, which empties it
 RESTORED = "_export_restored"  # (message, warnings) of the last upload, shown once

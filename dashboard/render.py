@@ -20,9 +20,9 @@ import torch
 from engine import Config, Trace
 
 from . import figures as F
-from . import views as V
-from . import state as S
 from . import present_ui
+from . import state as S
+from . import views as V
 from .charts import plotly_config
 from .present import style_for_presentation
 from .safe import md

@@ -17,10 +17,10 @@ import streamlit as st
 
 from engine.train import Progress, TrainResult, train_many
 
+from . import present_ui
 from . import train_figures as TF
 from . import train_state as TS
 from . import uploads as U
-from . import present_ui
 from .charts import draw, guarded
 from .safe import md
 from .state import CACHE_TTL, Param

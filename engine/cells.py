@@ -11,7 +11,6 @@ import numpy as np
 import torch
 from torch import nn
 
-
 GATES = {"rnn": ("a",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 
 # phi, phi' written in terms of (a, h = phi(a)), and gamma = sup |phi'| for the Pascanu bound.

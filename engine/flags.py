@@ -24,7 +24,7 @@ def scan(x: np.ndarray, time_axis: int, log10_norm: np.ndarray | None = None) ->
     T = x.shape[time_axis]
     lead = int(np.prod(x.shape[:time_axis]))
     first = step_flags(np.reshape(x, (lead, T, -1)), float(fi.tiny), float(np.sqrt(fi.max)))
-    out = {k: (int(s) if s >= 0 else None) for k, s in zip(KINDS, first)}
+    out = {k: (int(s) if s >= 0 else None) for k, s in zip(KINDS, first, strict=True)}
     if log10_norm is not None:  # (..., T, ...) with the same time axis, norm over units
         with np.errstate(all="ignore"):
             lost = np.isfinite(log10_norm) & (np.linalg.norm(x, axis=-1) == 0)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from plotly_decode import data_digest, spec
 from apptest_support import ok, run_page
+from plotly_decode import data_digest, spec
 from streamlit.testing.v1 import AppTest
 
 from dashboard import state as S

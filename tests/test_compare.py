@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from apptest_support import ok, run_page
 from markdown_text import plain
 from plotly_decode import data_digest, spec
-from apptest_support import ok, run_page
 from streamlit.testing.v1 import AppTest
 
 from dashboard import compare_figures as CF

@@ -89,11 +89,11 @@ def test_presentation_scales_read_without_hue():
     """Ordered by lightness alone, so a viewer who cannot tell hues apart still reads them:
     the sequential scale brightens monotonically, the diverging one is lightest at 0."""
     seq = [_luminance(c) for _, c in theme.PRESENT_SEQUENTIAL]
-    assert all(b > a for a, b in zip(seq, seq[1:])) and seq[-1] - seq[0] > 0.6
+    assert all(b > a for a, b in zip(seq, seq[1:], strict=False)) and seq[-1] - seq[0] > 0.6
     div = [_luminance(c) for _, c in theme.PRESENT_DIVERGING]
     mid = len(div) // 2
-    assert all(b > a for a, b in zip(div[:mid + 1], div[1:mid + 1]))
-    assert all(b < a for a, b in zip(div[mid:], div[mid + 1:]))
+    assert all(b > a for a, b in zip(div[:mid + 1], div[1:mid + 1], strict=False))
+    assert all(b < a for a, b in zip(div[mid:], div[mid + 1:], strict=False))
 
 
 # ---------------------------------------------------------------- the page (AppTest)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from plotly_decode import spec
-from markdown_text import plain
 from apptest_support import ok, run_page
+from markdown_text import plain
+from plotly_decode import spec
 from streamlit.testing.v1 import AppTest
 
 from dashboard import train_figures as TF
