@@ -14,7 +14,7 @@ from .animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from .charts import draw as _chart
 from .charts import guarded
 from .safe import md
-from .widgets import config_ui, current_values, key, presets_ui, set_widgets, view_key
+from .widgets import config_ui, key, presets_ui, set_widgets, view_key
 
 EXPLAIN = {
     "signals": "What the model reads (x_t), what it is asked for (y_t) and what it says (ŷ_t). "
@@ -91,19 +91,8 @@ def page() -> None:
 
 def _page() -> None:
     init_state()
-    try:
-        _main_area(current_values())
-    finally:
-        # The sidebar is drawn after the charts: its widgets only show the values this run has
-        # already read from session state, and the charts reach the browser first (measured:
-        # 50-100 ms sooner after a change; the browser draws them while the sidebar follows).
-        # In a finally, so the knobs never vanish, whatever happened above.
-        presets_ui()
-        config_ui()
-
-
-def _main_area(values: dict) -> None:
-    """Title, warnings and the main view for the knobs' current values."""
+    presets_ui()
+    values = config_ui()
     config, warnings = S.build_config(values)
     st.title("Unrolled · Explore")
     if config == st.session_state.get("url_config"):
