@@ -181,8 +181,8 @@ def _row_norms(x: np.ndarray) -> np.ndarray:
 
 def term_norms(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     """Frobenius norm per step of sum_b a[t,b] b[t,b]^T (or of sum_b a[t,b] when b is None)."""
-    if b is None:
-        return np.linalg.norm(a.sum(axis=1), axis=-1)
+    if b is None:  # one sample: no sum to form (it would copy all of a)
+        return _row_norms(a[:, 0]) if a.shape[1] == 1 else np.linalg.norm(a.sum(axis=1), axis=-1)
     if a.shape[1] == 1:  # one sample: the outer product's norm is a product of norms
         return _row_norms(a[:, 0]) * _row_norms(b[:, 0])
     ga = np.einsum("tbi,tci->tbc", a, a)  # (T, B, B): Gram matrices keep this O(T B^2 (G H + I))

@@ -232,7 +232,8 @@ def _backward(config: Config, fw: dict, wn: dict, inject: np.ndarray) -> dict:
             weight_grad[n_ih] = gr.mm(dA_ih.reshape(T * B, -1).T, x_l.reshape(T * B, -1))
             weight_grad[n_hh] = gr.mm(dA_hh.reshape(T * B, -1).T, h_prev.reshape(T * B, -1))
             weight_grad[n_bih] = dA_ih.sum(axis=(0, 1))
-            weight_grad[n_bhh] = dA_hh.sum(axis=(0, 1))
+            weight_grad[n_bhh] = (weight_grad[n_bih].copy() if dA_hh is dA_ih  # RNN, LSTM: one dA
+                                  else dA_hh.sum(axis=(0, 1)))
             terms[n_ih] = flip(gr.term_norms(dA_ih, x_l))
             terms[n_hh] = flip(gr.term_norms(dA_hh, h_prev))
             terms[n_bih] = flip(gr.term_norms(dA_ih, None))
