@@ -127,3 +127,26 @@ def wait_settled(page, before: list[str] | None = None, timeout: float = 60.0,
             return sig, since
         time.sleep(0.05)
     raise TimeoutError("the charts did not settle" + (" on new data" if before is not None else ""))
+
+
+ARTIFACTS = ROOT / "artifacts"  # screenshots and server logs of the browser tests (git-ignored)
+
+
+@contextlib.contextmanager
+def served_page(log_name: str, height: int):
+    """The app on a free port and one headless Chromium page 1400 px wide (60 s timeouts):
+    yields (page, url). A missing Chromium fails the test with the install instructions."""
+    import pytest
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(MISSING, pytrace=False)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_app(log_path=ARTIFACTS / log_name) as (url, _), sync_playwright() as pw:
+        browser = launch(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": height})
+            page.set_default_timeout(60_000)
+            yield page, url
+        finally:
+            browser.close()

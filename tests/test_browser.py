@@ -3,44 +3,22 @@ work, no exception element ever appears. Screenshots go to artifacts/ (git-ignor
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from browser_support import (
-    CHROMIUM,
-    HEATMAP_SHAPE_JS,
-    MISSING,
-    ROOT,
-    launch,
-    signature,
-    streamlit_app,
-    wait_settled,
-)
+from browser_support import ARTIFACTS, HEATMAP_SHAPE_JS, served_page, signature, wait_settled
 
 from dashboard.presets import load_presets
 
-ARTIFACTS = ROOT / "artifacts"
 EXCEPTION = '[data-testid="stException"]'
 
 
 @pytest.fixture(scope="module")
 def app():
     """One server and one browser page for the module (the page is loaded once)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(MISSING, pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with streamlit_app(log_path=ARTIFACTS / "browser_server.log") as (url, _), \
-            sync_playwright() as pw:
-        browser = launch(pw)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1900})
-        pg.set_default_timeout(60_000)
+    with served_page("browser_server.log", 1900) as (pg, url):
         pg.goto(url)
         pg.wait_for_selector(".js-plotly-plot")
         wait_settled(pg)
         yield pg
-        browser.close()
 
 
 def no_exception(page) -> None:

@@ -3,13 +3,11 @@ animation's Play button walks the time cursor in the browser (no rerun of the sc
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
-from browser_support import CHROMIUM, IDLE, MISSING, ROOT, launch, streamlit_app, wait_settled
+from browser_support import ARTIFACTS, IDLE, served_page, wait_settled
 
-ARTIFACTS = ROOT / "artifacts"
 EXCEPTION = '[data-testid="stException"]'
 
 # The animated chart: its cursor (the x of its cursor lines) and its slider's active frame.
@@ -26,21 +24,11 @@ ANIMATION_JS = """
 
 @pytest.fixture(scope="module")
 def page():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(MISSING, pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with streamlit_app(log_path=ARTIFACTS / "browser_compare_server.log") as (url, _), \
-            sync_playwright() as pw:
-        browser = launch(pw)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1600})
-        pg.set_default_timeout(60_000)
+    with served_page("browser_compare_server.log", 1600) as (pg, url):
         pg.goto(f"{url}/compare?a.seq_len=30&b.activation=relu&a.seed=4")
         pg.wait_for_selector(".js-plotly-plot")
         wait_settled(pg)
         yield pg
-        browser.close()
 
 
 def test_compare_renders_both_sides_from_the_link(page):

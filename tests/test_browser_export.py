@@ -9,14 +9,13 @@ import os
 import urllib.parse
 
 import pytest
-from browser_support import CHROMIUM, IDLE, MISSING, ROOT, launch, streamlit_app, wait_settled
+from browser_support import ARTIFACTS, CHROMIUM, IDLE, MISSING, launch, streamlit_app, wait_settled
 from conftest import small_config
 
 from dashboard import export as X
 from dashboard import state as S
 from engine import unroll
 
-ARTIFACTS = ROOT / "artifacts"
 EXCEPTION = '[data-testid="stException"]'
 LOCAL = ("file:", "data:", "blob:", "about:")
 

@@ -7,13 +7,11 @@ nothing they point at, and show each one verbatim in its warning (or widget).
 
 from __future__ import annotations
 
-import os
 import urllib.parse
 
 import pytest
-from browser_support import CHROMIUM, MISSING, ROOT, launch, streamlit_app, wait_settled
+from browser_support import ARTIFACTS, served_page, wait_settled
 
-ARTIFACTS = ROOT / "artifacts"
 # A port nothing listens on: a request to it would mean a payload made the page fetch something.
 TRAP = "127.0.0.1:9"
 PAYLOADS = {
@@ -28,20 +26,10 @@ SENTENCE = '<img src=y onerror="window.__xss=4"> <script>window.__xss=5</script>
 
 @pytest.fixture(scope="module")
 def browser_page():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(MISSING, pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with streamlit_app(log_path=ARTIFACTS / "security_server.log") as (url, _), \
-            sync_playwright() as pw:
-        browser = launch(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 1400})
-        page.set_default_timeout(60_000)
+    with served_page("security_server.log", 1400) as (page, url):
         requests: list[str] = []
         page.on("request", lambda r: requests.append(r.url))
         yield page, url, requests
-        browser.close()
 
 
 def _open(page, url: str, query: dict) -> None:

@@ -4,13 +4,11 @@ Screenshots go to artifacts/ (git-ignored)."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
-from browser_support import CHROMIUM, IDLE, MISSING, ROOT, launch, streamlit_app
+from browser_support import ARTIFACTS, IDLE, served_page
 
-ARTIFACTS = ROOT / "artifacts"
 EXCEPTION = '[data-testid="stException"]'
 STEPS = 300
 QUERY = (f"train_task=recall&delay=30&hidden_size=16&batch=16&steps={STEPS}&snapshot_every=10"
@@ -28,18 +26,8 @@ LENGTHS_JS = """
 
 @pytest.fixture(scope="module")
 def browser_page():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(MISSING, pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with streamlit_app(log_path=ARTIFACTS / "browser_train_server.log") as (url, _), \
-            sync_playwright() as pw:
-        browser = launch(pw)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1800})
-        pg.set_default_timeout(60_000)
+    with served_page("browser_train_server.log", 1800) as (pg, url):
         yield pg, url
-        browser.close()
 
 
 def no_exception(page) -> None:
