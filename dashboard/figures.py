@@ -635,8 +635,7 @@ def stack_figures(parts: list[go.Figure | dict], heights: list[int], title: str,
     data: list[dict] = []
     layout: dict = {"shapes": [], "annotations": []}
     top = inner
-    for i, (part, h) in enumerate(zip(parts, heights, strict=True), start=1):
-        spec = part
+    for i, (spec, h) in enumerate(zip(parts, heights, strict=True), start=1):
         lo, hi = (top - h) / inner, top / inner
         top -= h + (gaps[i - 1] if i < n else 0)
         xa, ya, y2 = _row_axes(i, n)

@@ -115,11 +115,6 @@ class TrainTask:
         return x.to(dtype), y.to(dtype)
 
 
-def step_losses(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """(T,) L_t = mean over the batch of |y_hat_t - y_t|^2, as in engine.unroll."""
-    return ((y_hat - y) ** 2).sum(dim=-1).mean(dim=1)
-
-
 def task_loss(y_hat: torch.Tensor, y: torch.Tensor, mode: str) -> torch.Tensor:
     """The scored loss: 'last' -> L_{T-1}; 'sum' -> mean over t of L_t (so it reads the same for
     any T; its gradient is engine.unroll's loss='sum' gradient divided by T)."""
