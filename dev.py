@@ -34,7 +34,8 @@ STAMP = os.path.join(VENV, ".unrolled-stamp")
 LOCK = os.path.join(VENV, ".unrolled-lock")
 PYPROJECT = os.path.join(ROOT, "pyproject.toml")
 
-APP_ARGS = ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+APP_ARGS = ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+            "--server.enableStaticServing", "true"]  # charts load plotly.min.js (plot_component.py)
 PYTEST_NO_TESTS = 5  # pytest's "no tests were collected"
 
 

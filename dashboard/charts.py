@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from . import present_ui
+from .plot_component import plotly_chart
 from .present import style_for_presentation
 from .safe import md
 
@@ -55,4 +56,4 @@ def draw(build, *args, key: str, **kwargs) -> None:
     except Exception as e:  # noqa: BLE001 - the page must stay up whatever a builder hits
         st.error(f"Could not draw this plot ({build.__name__}): {type(e).__name__}: {md(str(e))}")
         return
-    st.plotly_chart(fig, key=key, config=plotly_config(key), width="stretch")
+    plotly_chart(fig, key=key, config=plotly_config(key))

@@ -24,6 +24,7 @@ from . import present_ui
 from . import state as S
 from . import views as V
 from .charts import plotly_config
+from .plot_component import plotly_chart
 from .present import style_for_presentation
 from .safe import md
 
@@ -80,7 +81,7 @@ def draw_view(name: str, trace: Trace, where: dict, t: int, view, key: str) -> N
         fig = V.with_cursor(F.replace_row(spec, values_row, go.Figure()), 0, trace, where, t)
     if present_ui.presenting():
         fig = style_for_presentation(fig)
-    st.plotly_chart(fig, key=key, config=plotly_config(key), width="stretch")
+    plotly_chart(fig, key=key, config=plotly_config(key))
 
 
 # Once per server process (a module body runs once): everything imported so far lives forever.

@@ -37,7 +37,8 @@ def streamlit_app(script: str = "dashboard/app.py", timeout: float = 90.0, log_p
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port),
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+           "--server.enableStaticServing", "true"]  # charts load plotly.min.js from app/static/
     log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
     started = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from apptest_support import ok, run_page
-from plotly_decode import data_digest, spec
+from apptest_support import chart_elements, chart_specs, ok, run_page
+from plotly_decode import data_digest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import state as S
@@ -25,7 +25,7 @@ def app(query: dict | None = None) -> AppTest:
 
 def charts(at: AppTest) -> list[dict]:
     """Decoded Plotly specs of every chart on the page (numpy arrays for typed arrays)."""
-    return [spec(el.proto.spec) for el in at.get("plotly_chart")]
+    return chart_specs(at)
 
 
 def digest(at: AppTest) -> list:
@@ -202,7 +202,7 @@ def test_heavy_views_only_when_asked():
 
 def test_size_cap_is_explained_not_run():
     at = app({"seq_len": "5000", "hidden_size": "512", "batch_size": "4"})
-    assert not at.exception and not at.get("plotly_chart")
+    assert not at.exception and not chart_elements(at)
     assert "dashboard stops at" in at.error[0].value
 
 
@@ -277,7 +277,7 @@ def heatmaps_z(s: dict) -> np.ndarray:
 
 def test_float32_arrays_reach_the_browser():
     at = ok(app())
-    raw = at.get("plotly_chart")[0].proto.spec
+    raw = chart_elements(at)[0].proto.bytes.decode()
     assert '"dtype":"f4"' in raw and '"bdata"' in raw
     z = next(tr["z"] for tr in charts(at)[0]["data"] if tr["type"] == "heatmap")
     assert isinstance(z, np.ndarray) and z.dtype == np.float32 and z.shape == (32, 50)

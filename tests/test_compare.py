@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from apptest_support import ok, run_page
+from apptest_support import charts_by_key, ok, run_page
 from markdown_text import plain
-from plotly_decode import data_digest, spec
+from plotly_decode import data_digest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import compare_figures as CF
@@ -37,7 +37,7 @@ def app(query: dict | None = None) -> AppTest:
 
 def charts(at: AppTest) -> dict[str, dict]:
     """Decoded Plotly spec of every chart, by its key."""
-    return {el.key: spec(el.proto.spec) for el in at.get("plotly_chart")}
+    return charts_by_key(at)
 
 
 def tab(at: AppTest, view: str) -> AppTest:

@@ -262,7 +262,7 @@ def test_view_figures_are_the_figures_the_page_draws():
     """The report draws what Explore draws: same builders, same order, same titles, per tab."""
     from pathlib import Path
 
-    from plotly_decode import spec
+    from apptest_support import chart_specs
     from streamlit.testing.v1 import AppTest
 
     config = Config(cell="gru", seq_len=15, hidden_size=6)
@@ -275,6 +275,6 @@ def test_view_figures_are_the_figures_the_page_draws():
         at.session_state["view_tab"] = S.VIEW_TITLES[view]
         at.run()
         assert not at.exception
-        page = [spec(el.proto.spec)["layout"]["title"]["text"] for el in at.get("plotly_chart")]
+        page = [s["layout"]["title"]["text"] for s in chart_specs(at)]
         ours = [fig.layout.title.text for _, fig in X.view_figures(trace, S.View(view=view))]
         assert page == ours, view

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import plotly.colors as pc
 import pytest
+from apptest_support import chart_specs
 from conftest import small_config
 from markdown_text import plain
 from plotly_decode import spec
@@ -119,8 +120,7 @@ def _app(monkeypatch, query: dict) -> tuple[AppTest, list]:
 
 
 def _fonts(at: AppTest) -> list:
-    return [spec(el.proto.spec)["layout"].get("font", {}).get("size")
-            for el in at.get("plotly_chart")]
+    return [s["layout"].get("font", {}).get("size") for s in chart_specs(at)]
 
 
 def test_present_in_the_url_changes_the_layout_and_round_trips(monkeypatch):

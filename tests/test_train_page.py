@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from apptest_support import ok, run_page
+from apptest_support import chart_specs, ok, run_page
 from markdown_text import plain
 from plotly_decode import spec
 from streamlit.testing.v1 import AppTest
@@ -33,11 +33,7 @@ def app(query: dict | None = None) -> AppTest:
 
 def charts(at: AppTest) -> dict[str, dict]:
     """Decoded figures by title."""
-    out = {}
-    for el in at.get("plotly_chart"):
-        s = spec(el.proto.spec)
-        out[s["layout"]["title"]["text"]] = s
-    return out
+    return {s["layout"]["title"]["text"]: s for s in chart_specs(at)}
 
 
 def widget(at: AppTest, name: str):
@@ -50,7 +46,7 @@ def test_first_visit_defaults_in_the_url():
     q = at.query_params
     assert q["train_task"] == "recall" and q["models"] == "rnn_tanh,irnn,lstm"
     assert q["delay"] == "50" and q["clip"] == "1.0" and q["window"] == "none"
-    assert not at.get("plotly_chart"), "nothing is drawn before a run"
+    assert not chart_specs(at), "nothing is drawn before a run"
     assert any("press **Train**" in i.value for i in at.info)
 
 

@@ -1,0 +1,86 @@
+"""Every chart on the pages: a Plotly figure in a small Streamlit component that redraws in place.
+
+Why not st.plotly_chart: its element is keyed by a hash of the figure, so every new figure mounts
+a new chart, and after mounting it applies its theme with a new fullscreen-button callback in
+the config, which makes Plotly draw the whole figure a second time. Measured in Chromium
+(benchmarks/bench_browser.py, LSTM gradient view): two full draws per update, 80-130 ms of the
+0.3-0.6 s a seed change takes. This component (plot_component.js) keeps one chart per key and
+updates it with a single Plotly.react; the figure JSON is the same one st.plotly_chart sends.
+
+Plotly.js itself is the copy shipped with the plotly Python package (so it always matches the
+JSON plotly.py writes), served once per page by Streamlit's static file serving from
+dashboard/static/ (server.enableStaticServing, set in .streamlit/config.toml and by dev.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import plotly
+import plotly.graph_objects as go
+import plotly.io as pio
+import streamlit as st
+
+from . import theme
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"  # Streamlit serves <main script folder>/static at app/static/
+PLOTLY_JS = STATIC / "plotly.min.js"  # a copy made at start-up (git-ignored)
+SOURCE_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+
+_log = logging.getLogger(__name__)
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def install_plotly_js(source: Path = SOURCE_JS, target: Path = PLOTLY_JS) -> bool:
+    """Put the plotly package's plotly.min.js where the page loads it from (again only when the
+    package's copy changed). Written to a temporary name and renamed, so a server starting beside
+    another never serves a half-written file. False if impossible (the charts then say so)."""
+    want = _digest(source)
+    if want is None:
+        _log.error("plotly.min.js is missing from the plotly package: %s", source)
+        return False
+    if _digest(target) == want:
+        return True
+    try:
+        target.parent.mkdir(exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        tmp.write_bytes(source.read_bytes())
+        os.replace(tmp, target)
+        return True
+    except OSError as e:
+        _log.error("could not copy plotly.min.js to %s: %s", target, e)
+        return False
+
+
+_chart = st.components.v2.component(
+    "unrolled_chart", js=(HERE / "plot_component.js").read_text(encoding="utf-8"),
+    isolate_styles=False)  # no shadow root: Plotly's stylesheet lives in the page's <head>
+
+
+def payload(fig: go.Figure, config: dict, key: str) -> bytes:
+    """What the browser receives: the figure as Plotly JSON (numpy arrays as typed arrays, as
+    st.plotly_chart sends them) with the page template, its Plotly config and its key; UTF-8
+    JSON bytes, so the figure's JSON is not escaped a second time inside a string."""
+    spec = fig.to_plotly_json()  # a copy (3 ms at T=5000): the caller's figure is not touched
+    spec["layout"] = {**spec["layout"], "template": theme.PAGE_TEMPLATE}
+    return (f'{{"key": {json.dumps(key)}, "config": {json.dumps(config)}, '
+            f'"figure": {pio.to_json(spec, validate=False)}}}').encode()
+
+
+def plotly_chart(fig: go.Figure, *, key: str, config: dict) -> None:
+    """Draw fig full width under this key; the next run's figure for the key redraws it in place."""
+    _chart(data=payload(fig, config, key), key=key, width="stretch")
+
+
+install_plotly_js()  # once per server process (a module body runs once)

@@ -1,0 +1,62 @@
+"""The chart element's server side (dashboard/plot_component.py): what a chart sends to the
+browser, and the plotly.min.js the page loads. Its browser side: tests/test_browser_chart.py."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly_decode import decode
+
+from dashboard import plot_component as PC
+from dashboard import theme
+
+
+def _figure() -> go.Figure:
+    z = np.arange(12, dtype=np.float32).reshape(3, 4)  # (H, T)
+    return go.Figure(go.Heatmap(z=z), layout=dict(title=dict(text="a title"), height=300))
+
+
+def test_payload_is_the_figure_with_the_page_template_its_config_and_key():
+    fig = _figure()
+    template_before = fig.layout.template.to_plotly_json()
+    config = {"displaylogo": False, "toImageButtonOptions": {"filename": "unrolled_k"}}
+    raw = PC.payload(fig, config, "fig_k")
+    sent = json.loads(raw)
+    assert sent["key"] == "fig_k" and sent["config"] == config
+    figure = decode(sent["figure"])
+    assert figure["layout"]["template"] == theme.PAGE_TEMPLATE  # not Plotly's 7 kB default
+    assert figure["layout"]["title"]["text"] == "a title" and figure["layout"]["height"] == 300
+    z = figure["data"][0]["z"]
+    assert z.dtype == np.float32 and np.array_equal(z, np.arange(12).reshape(3, 4))
+    assert b'"dtype":"f4"' in raw, "arrays travel as base64 typed arrays, as st.plotly_chart sends"
+    assert fig.layout.template.to_plotly_json() == template_before, "the caller's figure is untouched"
+
+
+def test_payload_escapes_text_as_json():
+    fig = go.Figure(layout=dict(title=dict(text='quote " backslash \\ </script> ünïcode')))
+    sent = json.loads(PC.payload(fig, {}, 'key "x"'))
+    assert sent["key"] == 'key "x"'
+    assert sent["figure"]["layout"]["title"]["text"] == 'quote " backslash \\ </script> ünïcode'
+
+
+def test_plotly_js_is_copied_once_and_replaced_when_the_package_changes(tmp_path):
+    source, target = tmp_path / "pkg" / "plotly.min.js", tmp_path / "static" / "plotly.min.js"
+    source.parent.mkdir()
+    source.write_text("/* plotly v1 */")
+    assert PC.install_plotly_js(source, target) and target.read_text() == "/* plotly v1 */"
+    mtime = target.stat().st_mtime_ns
+    assert PC.install_plotly_js(source, target) and target.stat().st_mtime_ns == mtime
+    source.write_text("/* plotly v2 */")
+    assert PC.install_plotly_js(source, target) and target.read_text() == "/* plotly v2 */"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["plotly.min.js"], "no temp files"
+
+
+def test_plotly_js_missing_from_the_package_is_reported_not_raised(tmp_path):
+    assert PC.install_plotly_js(tmp_path / "absent.js", tmp_path / "static" / "plotly.min.js") is False
+
+
+def test_the_served_copy_is_the_plotly_packages_own():
+    assert PC.install_plotly_js()
+    assert PC.PLOTLY_JS.read_bytes() == PC.SOURCE_JS.read_bytes()
