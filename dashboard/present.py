@@ -56,9 +56,12 @@ def _style_trace(tr) -> None:
                            title=dict(font=_font(theme.PRESENT_FONT)), thickness=20)
     if "line" in tr and tr.line is not None and "width" in tr.line:
         width = tr.line.width if tr.line.width is not None else 2
-        tr.line.width = max(width * theme.PRESENT_LINE_SCALE, theme.PRESENT_MIN_LINE)
+        if width > 0:  # a filled area's hidden outline stays hidden
+            tr.line.width = max(width * theme.PRESENT_LINE_SCALE, theme.PRESENT_MIN_LINE)
         if "color" in tr.line:
             tr.line.color = present_color(tr.line.color)
+    if "fillcolor" in tr and isinstance(tr.fillcolor, str):
+        tr.fillcolor = present_color(tr.fillcolor)
     if "marker" in tr and tr.marker is not None:
         if "color" in tr.marker and isinstance(tr.marker.color, str):
             tr.marker.color = present_color(tr.marker.color)

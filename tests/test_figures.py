@@ -208,8 +208,9 @@ def test_norm_plot_survives_underflow():
 
 def test_weight_terms_bars_log_axis(rnn):
     s = spec(F.weight_terms_figure(rnn, cursor=2))
-    bars = s["data"][0]
-    assert bars["type"] == "bar" and s["layout"]["yaxis"]["type"] == "log"
+    bars = s["data"][0]  # one filled step outline: a bar per step, centred on it
+    assert bars["fill"] == "tozeroy" and bars["line"]["shape"] == "hvh"
+    assert s["layout"]["yaxis"]["type"] == "log"
     terms = rnn.weight_grad_terms["weight_hh_l0"]
     assert terms[0] == 0 and np.isnan(bars["y"][0]), "h_{-1} = 0: no term, and log axes cannot draw 0"
     np.testing.assert_allclose(bars["y"][1:], terms[1:], rtol=1e-5)

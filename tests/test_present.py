@@ -56,7 +56,9 @@ def test_every_figure_gets_larger_text_thicker_lines_and_keeps_its_data(traces):
             for axis in ("x", "y", "z"):  # the numbers drawn never change
                 if axis in tb:
                     assert _same(tb[axis], ta[axis]), (name, axis)
-            if ta["type"] == "scatter" and "lines" in ta.get("mode", "lines"):
+            if ta.get("fill"):  # a filled area (the BPTT terms): no outline, the colour changes
+                assert ta["line"]["width"] == 0 and ta["fillcolor"] != tb["fillcolor"], name
+            elif ta["type"] == "scatter" and "lines" in ta.get("mode", "lines"):
                 assert ta["line"]["width"] >= theme.PRESENT_MIN_LINE, name
         axes = [v for k, v in after["layout"].items() if k.startswith(("xaxis", "yaxis"))]
         assert axes and all(a["tickfont"]["size"] == theme.PRESENT_FONT for a in axes), name
