@@ -8,12 +8,14 @@ measures the cold start (server process start to first chart drawn), then change
 times and prints the median time from the key press to every visible chart showing new data, and
 the bytes the server sent over the websocket per update. The same run measures
 benchmarks/bare_heatmap.py (one Plotly heatmap of random 256 x T float32 data, its seed changed the
-same way) and prints our ratio to it. Required: ratio <= 1.5 at every size.
+same way), served beside ours with the two pages' seed changes alternating, and prints our ratio
+to it. Required: ratio <= 1.5 at every size.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -67,36 +69,55 @@ def cursor_change(page, selector: str):
     return lambda: slider.press("ArrowLeft")
 
 
-def measure(pw, script: str, query: str, controls: dict, reps: int) -> dict:
-    """Cold start, then per control `reps` changes: seconds until every chart shows new data, and
-    the bytes received over the websocket per change."""
-    with streamlit_app(script) as (url, started):
+class Served:
+    """One app server and one Chromium page on it, loaded and settled; `cold` is the time from
+    starting the server process to the first chart drawn."""
+
+    def __init__(self, stack: contextlib.ExitStack, pw, script: str, query: str):
+        url, started = stack.enter_context(streamlit_app(script))
         browser = launch(pw)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            received = []
-            page.on("websocket", lambda ws: ws.on(
-                "framereceived", lambda payload: received.append(len(payload) if payload else 0)))
-            page.goto(f"{url}/?{query}")
-            page.wait_for_selector(".js-plotly-plot", timeout=180_000)
-            cold = time.monotonic() - started
-            before = settle(page)
-            out = {"cold": cold, "charts": len(before)}
-            for name, (prepare, selector) in controls.items():
-                times, sizes = [], []
-                for _ in range(reps):
-                    fire = prepare(page, selector)
-                    mark = len(received)
-                    t0 = time.monotonic()
-                    fire()
-                    times.append(wait_all_changed(page, before) - t0)
-                    before = settle(page, quiet=0.5)
-                    sizes.append(sum(received[mark:]))
-                out[name] = {"update": statistics.median(times), "all": times,
-                             "bytes": statistics.median(sizes)}
-            return out
-        finally:
-            browser.close()
+        stack.callback(browser.close)
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        self.received = []
+        self.page.on("websocket", lambda ws: ws.on(
+            "framereceived", lambda payload: self.received.append(len(payload) if payload else 0)))
+        self.page.goto(f"{url}/?{query}")
+        self.page.wait_for_selector(".js-plotly-plot", timeout=180_000)
+        self.cold = time.monotonic() - started
+        self.before = settle(self.page)
+        self.charts = len(self.before)
+
+    def change(self, prepare, selector: str) -> tuple[float, int]:
+        """One control change: (seconds until every chart shows new data, bytes received)."""
+        fire = prepare(self.page, selector)
+        mark = len(self.received)
+        t0 = time.monotonic()
+        fire()
+        seconds = wait_all_changed(self.page, self.before) - t0
+        self.before = settle(self.page, quiet=0.5)
+        return seconds, sum(self.received[mark:])
+
+
+def summary(results: list[tuple[float, int]]) -> dict:
+    times = [t for t, _ in results]
+    return {"update": statistics.median(times), "all": [round(t, 3) for t in times],
+            "bytes": statistics.median(b for _, b in results)}
+
+
+def measure(pw, T: int, H: int, reps: int) -> tuple[dict, dict]:
+    """Both pages served side by side; their seed changes alternate (ours, bare, ours, ...), so
+    a slow spell of this machine lands on both sides of the ratio alike. Then the cursor moves."""
+    with contextlib.ExitStack() as stack:
+        ours = Served(stack, pw, "dashboard/app.py", f"cell=lstm&seq_len={T}&hidden_size={H}")
+        bare = Served(stack, pw, "benchmarks/bare_heatmap.py", f"T={T}")
+        seeds = {"ours": [], "bare": []}
+        for _ in range(reps):
+            seeds["ours"].append(ours.change(seed_change, ".st-key-cfg_seed input"))
+            seeds["bare"].append(bare.change(seed_change, ".st-key-seed input"))
+        cursor = [ours.change(cursor_change, ".st-key-view_t") for _ in range(reps)]
+        return ({"cold": ours.cold, "charts": ours.charts, "seed": summary(seeds["ours"]),
+                 "cursor": summary(cursor)},
+                {"cold": bare.cold, "charts": bare.charts, "seed": summary(seeds["bare"])})
 
 
 def engine_seconds(T: int, H: int, reps: int = 3) -> float:
@@ -133,16 +154,11 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
-    ours_controls = {"seed": (seed_change, ".st-key-cfg_seed input"),
-                     "cursor": (cursor_change, ".st-key-view_t")}
     rows = []
     print(f"CPU pressure from other work at start: {cpu_pressure()}", flush=True)
     with sync_playwright() as pw:
         for T, H in sizes:
-            ours = measure(pw, "dashboard/app.py", f"cell=lstm&seq_len={T}&hidden_size={H}",
-                           ours_controls, args.reps)
-            bare = measure(pw, "benchmarks/bare_heatmap.py", f"T={T}",
-                           {"seed": (seed_change, ".st-key-seed input")}, args.reps)
+            ours, bare = measure(pw, T, H, args.reps)
             ours["engine"] = engine_seconds(T, H)
             rows.append((T, H, ours, bare))
             print(f"T={T} H={H}: ours seed {ours['seed']['all']} cursor {ours['cursor']['all']}"
