@@ -49,6 +49,16 @@ function message(chart, text) {
   chart.note.style.display = text ? "block" : "none";
 }
 
+// A chart that cannot show its new figure shows only the reason: never the previous figure
+// under new controls, never a half-drawn one.
+function fail(chart, text) {
+  message(chart, text);
+  try {
+    if (window.Plotly) window.Plotly.purge(chart.gd);
+  } catch (e) { /* purging a chart Plotly never finished: nothing more to remove */ }
+  chart.gd.replaceChildren();
+}
+
 // Fullscreen: the chart fills the screen at the screen's size, and returns to its own on exit.
 function fullscreenSize(chart) {
   return document.fullscreenElement === chart.box
@@ -108,8 +118,10 @@ async function draw(chart, payload) {
   const figure = payload.figure;
   const layout = {...figure.layout, autosize: true};
   const template = layout.template || {};
+  const base = template.layout || {};
   const theme = themeLayout(chart.box);
-  layout.template = {...template, layout: {...(template.layout || {}), ...theme}};
+  layout.template = {...template, layout: {...base, ...theme,
+                                           font: {...(base.font || {}), ...theme.font}}};
   const size = fullscreenSize(chart);
   if (size) Object.assign(layout, size);
   // the one-object form: it also carries animation frames (the Animate views)
@@ -132,7 +144,7 @@ function schedule(chart, payload) {
         await draw(chart, p);
         message(chart, "");
       } catch (e) {
-        message(chart, `This chart could not be drawn: ${e && e.message ? e.message : e}. `
+        fail(chart, `This chart could not be drawn: ${e && e.message ? e.message : e}. `
           + "Reload the page; if it persists, start the dashboard with `python3 dev.py app`.");
       }
     }
@@ -147,6 +159,6 @@ export default function (component) {
   try {
     schedule(chart, decode(data));
   } catch (e) {
-    message(chart, `This chart's data could not be read: ${e.message}`);
+    fail(chart, `This chart's data could not be read: ${e.message}`);
   }
 }
