@@ -14,7 +14,7 @@ from .animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from .charts import draw as _chart
 from .charts import guarded
 from .safe import md
-from .widgets import config_ui, key, presets_ui, set_widgets, view_key
+from .widgets import config_ui, current_values, key, presets_ui, set_widgets, view_key
 
 EXPLAIN = {
     "signals": "What the model reads (x_t), what it is asked for (y_t) and what it says (ŷ_t). "
@@ -92,20 +92,30 @@ def page() -> None:
 def _page() -> None:
     init_state()
     presets_ui()
+    config_ui(on_change=_rerun_views)
     st.title("Unrolled · Explore")
     explorer()
 
 
-@st.fragment
+VIEWS = "explore_views"  # the fragment a knob change reruns
+
+
+def _rerun_views() -> None:
+    """A knob's on_change: rerun only the explorer fragment (warnings and views). The knobs,
+    presets and navigation are not re-sent or redrawn: the browser's work per update grows with
+    every element redrawn (about 1.5 ms per widget, measured), so this is what keeps a seed change
+    quick. Knobs that grey out others (state.RESHAPES_KNOBS) rerun the whole page instead."""
+    st.rerun(VIEWS)
+
+
+@st.fragment(key=VIEWS)
 def explorer() -> None:
-    """The knobs (in the sidebar), the warnings and the views: a fragment, so a knob change
-    reruns only these and the browser redraws only these (Streamlit's per-element cost in the
-    browser is about 1.5 ms per widget per update: the presets, title and navigation stay put)."""
+    """The warnings and the views of the knobs' configuration: a fragment a knob change reruns."""
     guarded(_explorer, HINT)
 
 
 def _explorer() -> None:
-    values = config_ui()
+    values = current_values()
     config, warnings = S.build_config(values)
     if config == st.session_state.get("url_config"):
         warnings = st.session_state.get("url_warnings", []) + warnings

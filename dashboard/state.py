@@ -151,6 +151,9 @@ RELEVANT = {
     "text": lambda v: v["task"] == "sentence",
     "input_size": lambda v: v["task"] in ("noise", "impulse", "sentence"),
 }
+# The knobs RELEVANT reads: changing one can grey out others, so it redraws the whole sidebar
+# (a test checks that no other knob changes what RELEVANT says).
+RESHAPES_KNOBS = frozenset({"cell", "init_hh", "init_ih", "task"})
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,8 @@ def current_values() -> dict:
     return {p.name: st.session_state[key(p.name)] for p in S.PARAMS}
 
 
-def _widget(p: S.Param, disabled: bool) -> None:
-    k, common = key(p.name), dict(help=p.help, disabled=disabled)
+def _widget(p: S.Param, disabled: bool, on_change=None) -> None:
+    k, common = key(p.name), dict(help=p.help, disabled=disabled, on_change=on_change)
     if p.kind == "choice":
         st.selectbox(p.label, p.choices, key=k, **common)
     elif p.kind == "bool":
@@ -55,15 +55,17 @@ def _widget(p: S.Param, disabled: bool) -> None:
         raise AssertionError(p.kind)
 
 
-def config_ui() -> dict:
+def config_ui(on_change=None) -> dict:
     """Every knob, grouped, with tooltips; returns field -> value. Greys out knobs that do not
-    apply to the current choice (they keep their value)."""
+    apply to the current choice (they keep their value). on_change is called when a knob
+    changes, except the knobs that grey out others (S.RESHAPES_KNOBS): those rerun the page."""
     values = current_values()
     for group in S.GROUPS:
         with st.sidebar.expander(GROUP_TITLES[group], expanded=group != "loss"):
             for p in (p for p in S.PARAMS if p.group == group):
                 applies = S.RELEVANT.get(p.name, lambda v: True)(values)
-                _widget(p, disabled=not applies)
+                _widget(p, disabled=not applies,
+                        on_change=None if p.name in S.RESHAPES_KNOBS else on_change)
             if group == "input":
                 st.caption(f"Caps for the browser's sake: T ≤ {S.MAX_SEQ_LEN}, H ≤ "
                            f"{S.MAX_HIDDEN}, batch ≤ {S.MAX_BATCH}.")

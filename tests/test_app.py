@@ -155,6 +155,22 @@ def test_view_controls_change_the_figures(control, value):
     assert at.query_params[control] == str(value)
 
 
+def test_a_knob_reruns_only_the_views_unless_it_greys_out_others():
+    at = ok(app({"cell": "rnn"}))
+    before = digest(at)
+    at.sidebar.number_input(key="cfg_seed").set_value(7)
+    ok(at.run())
+    assert digest(at) != before and at.query_params["seed"] == "7"
+    assert not [w for w in at.sidebar.number_input if w.key == "cfg_seed"], \
+        "a seed change reruns the views alone: the sidebar is not sent again"
+    ok(at.run())
+    at.sidebar.selectbox(key="cfg_cell").set_value("lstm")
+    ok(at.run())
+    assert at.sidebar.selectbox(key="cfg_activation").disabled, \
+        "a cell change reruns the page: the sidebar greys out what no longer applies"
+    assert at.sidebar.number_input(key="cfg_seed").value == 7
+
+
 def test_cursor_survives_a_change_of_T():
     at = ok(app())
     assert at.session_state["view_t"] == 49 and "t" not in at.query_params
@@ -166,6 +182,7 @@ def test_cursor_survives_a_change_of_T():
     at.sidebar.number_input(key="cfg_seq_len").set_value(60)
     ok(at.run())
     assert at.session_state["view_t"] == 10 and at.query_params["t"] == "10"
+    ok(at.run())  # a knob change reruns only the views; AppTest then holds no sidebar to set
     at.sidebar.number_input(key="cfg_seq_len").set_value(5)
     ok(at.run())
     assert at.session_state["view_t"] == 4, "clamped into the shorter sequence"

@@ -69,6 +69,8 @@ def test_cell_redraws(app):
     no_exception(app)
     assert "cell=lstm" in app.url
     assert app.get_by_text("cell path ||dL/dc_t||").count() >= 1, "the LSTM's cell path is drawn"
+    assert app.locator(".st-key-cfg_activation").get_by_role("combobox").is_disabled(), \
+        "the sidebar greys out the activation, which an LSTM ignores"
     app.screenshot(path=str(ARTIFACTS / "browser_lstm.png"))
 
 

@@ -114,3 +114,33 @@ def test_memory_budget_cap_names_the_need_and_what_fits():
     assert S.size_problem(big.replace(seq_len=fits)) is None
     assert S.size_problem(big.replace(dtype="float32")) is None  # float32 halves the need
     assert S.size_problem(big.replace(cell="rnn")) is None  # an RNN carries fewer arrays
+
+
+def _sample_values(p: S.Param) -> list:
+    """A few values a knob can take, for checking what depends on it."""
+    if p.kind == "choice":
+        return list(p.choices)
+    if p.kind == "bool":
+        return [False, True]
+    if p.kind == "text":
+        return ["", "a sentence"]
+    return [p.lo, p.hi] + ([None] if p.optional else [])
+
+
+def test_only_the_reshaping_knobs_decide_which_knobs_apply():
+    """A knob outside RESHAPES_KNOBS reruns only the views (explore._rerun_views), never the
+    sidebar: so it must never change which knobs are greyed out."""
+    base = S.config_values(S.DEFAULT_CONFIG)
+    bases = [dict(base, **{name: v}) for name in S.RESHAPES_KNOBS
+             for v in _sample_values(S.PARAM[name])]
+    for p in S.PARAMS:
+        if p.name in S.RESHAPES_KNOBS:
+            continue
+        for values in bases:
+            seen = {tuple(fn(dict(values, **{p.name: v})) for fn in S.RELEVANT.values())
+                    for v in _sample_values(p)}
+            assert len(seen) == 1, f"{p.name} changes which knobs apply: add it to RESHAPES_KNOBS"
+    for name in S.RESHAPES_KNOBS:  # and each of those really does
+        seen = {tuple(fn(dict(base, **{name: v})) for fn in S.RELEVANT.values())
+                for v in _sample_values(S.PARAM[name])}
+        assert len(seen) > 1, name
