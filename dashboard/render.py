@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
 
 import plotly.graph_objects as go
@@ -39,9 +40,13 @@ def load_compiled_loops() -> None:
     """One tiny LSTM unroll: imports numba and loads the engine's compiled loops (from their disk
     cache, or compiles them once), which the engine otherwise does on the first LSTM run. Done
     before freeze_startup_objects so that numba's ~80,000 objects are frozen with the rest: left
-    in sight they made every full collection take 45-95 ms (measured with gc.collect timed)."""
-    with engine_threads():
-        unroll(Config(cell="lstm", seq_len=2, hidden_size=2), influence=False, jacobian=False)
+    in sight they made every full collection take 45-95 ms (measured with gc.collect timed).
+    Only a speed-up: if it fails, the page's own engine call reports the problem in words."""
+    try:
+        with engine_threads():
+            unroll(Config(cell="lstm", seq_len=2, hidden_size=2), influence=False, jacobian=False)
+    except Exception:  # noqa: BLE001 - never take the page down at import
+        logging.getLogger(__name__).exception("warming up the compiled loops failed")
 
 
 def freeze_startup_objects() -> None:
