@@ -156,10 +156,13 @@ def symmetric_range(z: np.ndarray, bounded: bool) -> tuple[float, float]:
 CURSOR = "time cursor"  # the name of mark_cursor's lines, so move_cursor can find them
 
 
+CURSOR_LINE = dict(color=theme.CURSOR_COLOR, width=2, dash="dot")
+
+
 def mark_cursor(fig: go.Figure, t: int | None) -> go.Figure:
     """Vertical line at step t on every subplot that has a time axis."""
     if t is not None:
-        fig.add_vline(x=t, line=dict(color=theme.CURSOR_COLOR, width=2, dash="dot"), name=CURSOR)
+        fig.add_vline(x=t, line=CURSOR_LINE, name=CURSOR)
     return fig
 
 
@@ -168,7 +171,7 @@ def cursor_shapes(t: int | None) -> list[dict]:
     if t is None:
         return []
     return [dict(type="line", name=CURSOR, x0=t, x1=t, xref="x", y0=0, y1=1, yref="y domain",
-                 line=dict(color=theme.CURSOR_COLOR, width=2, dash="dot"))]
+                 line=dict(CURSOR_LINE))]
 
 
 def move_cursor(spec: dict, t: int | None) -> dict:
@@ -190,12 +193,17 @@ def _layout(fig: go.Figure, title: str, height: int, top: int | None = None) -> 
     return fig
 
 
+def _title(text: str, height: int) -> dict:
+    """A figure's title, top left, 12 px below the top edge of a figure `height` px tall."""
+    return dict(text=text, x=0.0, xanchor="left", y=1 - 12 / height, yanchor="top",
+                font=dict(size=15))
+
+
 def layout_data(title: str, height: int, has_sub: bool = False, top: int | None = None) -> dict:
     """_layout's settings as layout data."""
     top = top if top is not None else (95 if has_sub else theme.MARGIN["t"])
     plot_h = max(height - top - theme.MARGIN["b"], 50)
-    return dict(title=dict(text=title, x=0.0, xanchor="left", y=1 - 12 / height, yanchor="top",
-                           font=dict(size=15)),
+    return dict(title=_title(title, height),
                 height=height, margin={**theme.MARGIN, "t": top}, hovermode="closest",
                 legend=dict(orientation="h", y=1 + (30 if has_sub else 4) / plot_h,
                             yanchor="bottom", x=1, xanchor="right"))
@@ -356,6 +364,15 @@ def gates_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int =
 # ---------------------------------------------------------------------------------------------
 
 
+def _time_spec(data: list[dict], title: str, height: int, yaxis: dict,
+               cursor: int | None) -> dict:
+    """A one-plot spec over time: the data, its title and height, "step t" along x, this y axis
+    and the time cursor's line."""
+    return {"data": data, "layout": {**layout_data(title, height),
+                                     "xaxis": {"title": {"text": "step t"}}, "yaxis": yaxis,
+                                     "shapes": cursor_shapes(cursor)}}
+
+
 def grad_heatmap_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int = 0,
                         cursor: int | None = None) -> go.Figure:
     """grad_heatmap_spec as a Plotly figure."""
@@ -373,9 +390,7 @@ def grad_heatmap_spec(trace: Trace, layer: int = 0, direction: int = 0, sample: 
                          name="log10|dL/dh|", hover="%{z:.2f}", colorbar=log_colorbar("|dL/dh_t|"))
     title = (f"|dL/dh_t| per unit, fixed log scale 1e{lo:.0f}..1e{hi:.0f}"
              f"{_where(trace, layer, direction, sample)}{reduced_note(k, T)}")
-    return {"data": data, "layout": {**layout_data(title, theme.HEATMAP_HEIGHT),
-                              "xaxis": {"title": {"text": "step t"}},
-                              "yaxis": {"title": {"text": "unit"}}, "shapes": cursor_shapes(cursor)}}
+    return _time_spec(data, title, theme.HEATMAP_HEIGHT, {"title": {"text": "unit"}}, cursor)
 
 
 def decay_line(trace: Trace, layer: int = 0, direction: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
@@ -442,10 +457,8 @@ def grad_norm_spec(trace: Trace, layer: int = 0, direction: int = 0, sample: int
     ticks = log10_ticks(float(finite.min()), float(finite.max())) if finite.size else {}
     title = (f"Gradient norm through time{_where(trace, layer, direction, sample)}: "
              f"{decay_readout(trace, layer, direction)}")
-    return {"data": data, "layout": {**layout_data(title, theme.LINE_HEIGHT + 40),
-                              "xaxis": {"title": {"text": "step t"}},
-                              "yaxis": {"title": {"text": "norm (log scale)"}, **ticks},
-                              "shapes": cursor_shapes(cursor)}}
+    return _time_spec(data, title, theme.LINE_HEIGHT + 40,
+                      {"title": {"text": "norm (log scale)"}, **ticks}, cursor)
 
 
 def weight_terms_figure(trace: Trace, layer: int = 0, direction: int = 0,
@@ -484,9 +497,7 @@ def weight_terms_spec(trace: Trace, layer: int = 0, direction: int = 0,
         ticks = log10_ticks(math.log10(finite.min()), math.log10(finite.max()))
         axis.update(tickvals=[10.0**v for v in ticks["tickvals"]], ticktext=ticks["ticktext"])
     title = f"Per-step terms of dL/d{name} (they add up to the gradient){reduced_note(k, T)}"
-    return {"data": data, "layout": {**layout_data(title, theme.LINE_HEIGHT),
-                              "xaxis": {"title": {"text": "step t"}}, "yaxis": axis,
-                              "shapes": cursor_shapes(cursor)}}
+    return _time_spec(data, title, theme.LINE_HEIGHT, axis, cursor)
 
 
 def influence_figure(trace: Trace, cursor: int | None = None) -> go.Figure:
@@ -671,8 +682,7 @@ def stack_figures(parts: list[go.Figure | dict], heights: list[int], title: str,
     height = top_m + inner + bottom_m
     for name in [k for k in layout if k.startswith(("xaxis", "yaxis"))]:
         layout[name]["automargin"] = False  # see STACK_MARGIN
-    layout.update(title=dict(text=title, x=0.0, xanchor="left", y=1 - 12 / height, yanchor="top",
-                             font=dict(size=15)),
+    layout.update(title=_title(title, height),
                   height=height, hovermode="closest", showlegend=False,  # see _row_title
                   margin={**STACK_MARGIN, "t": top_m, "b": bottom_m, "autoexpand": False})
     # The layout is assembled above as plain data (Plotly's property-by-property update_layout
@@ -682,7 +692,7 @@ def stack_figures(parts: list[go.Figure | dict], heights: list[int], title: str,
 
 def _row_title(spec: dict) -> str:
     """A stacked plot's title, and under it the names of its lines and bars in their own colours
-    (━ line, ┅ dashed, ■ bars, ✕ markers): the stack's legend. Plotly's own legend cost more to
+    (━ line, ┅ dashed, ■ filled area, ✕ markers): the stack's legend. Plotly's own legend cost more to
     draw than a whole plot of the stack (measured in Chromium: 45 -> 37 ms per draw without it)
     and sat far from the plots it named."""
     title = (spec["layout"].get("title") or {}).get("text", "")
@@ -692,7 +702,7 @@ def _row_title(spec: dict) -> str:
             continue  # a heatmap is named by its colour bar
         line, marker = tr.get("line") or {}, tr.get("marker") or {}
         color = line.get("color") or marker.get("color") or "#444444"
-        symbol = ("■" if tr.get("type") == "bar" or tr.get("fill") else "✕" if tr.get("mode") == "markers"
+        symbol = ("■" if tr.get("fill") else "✕" if tr.get("mode") == "markers"
                   else "┅" if line.get("dash") else "━")
         items.append(f'<span style="color:{color}">{symbol} {html.escape(tr["name"])}</span>')
     return f"{title}<br>{'   '.join(items)}" if items else title

@@ -108,12 +108,11 @@ BASELINE_COLOR = "#7f7f7f"  # trivial-baseline lines beside the loss curves
 THRESHOLD_COLOR = "#ff7f0e"  # the clipping threshold and the radius-1 line
 
 # The template of every chart drawn on the pages (dashboard/plot_component.py), in place of the
-# 7 kB Plotly default each figure carries: colour bars without outline or ticks and bars without
-# edges (as Plotly's default draws them), a bold title. The browser adds the page's font, text
-# and grid colours from Streamlit's theme, so charts follow a light or a dark theme.
+# 7 kB Plotly default each figure carries: colour bars without outline or ticks (as Plotly's
+# default draws them), a bold title. The browser adds the page's font, text and grid colours
+# from Streamlit's theme, so charts follow a light or a dark theme.
 PAGE_TEMPLATE = {
-    "data": {"heatmap": [{"type": "heatmap", "colorbar": {"outlinewidth": 0, "ticks": ""}}],
-             "bar": [{"type": "bar", "marker": {"line": {"width": 0}}}]},
+    "data": {"heatmap": [{"type": "heatmap", "colorbar": {"outlinewidth": 0, "ticks": ""}}]},
     "layout": {"font": {"size": 12}, "title": {"font": {"size": 16, "weight": 600}},
                "colorway": pc.qualitative.Plotly},
 }

@@ -23,13 +23,8 @@ def app(query: dict | None = None) -> AppTest:
     return run_page(AppTest.from_file(APP, default_timeout=TIMEOUT), query)
 
 
-def charts(at: AppTest) -> list[dict]:
-    """Decoded Plotly specs of every chart on the page (numpy arrays for typed arrays)."""
-    return chart_specs(at)
-
-
 def digest(at: AppTest) -> list:
-    return [data_digest(s) for s in charts(at)]
+    return [data_digest(s) for s in chart_specs(at)]
 
 
 def chart_titles(s: dict) -> list[str]:
@@ -39,7 +34,7 @@ def chart_titles(s: dict) -> list[str]:
 
 
 def titles(at: AppTest) -> list[str]:
-    return [t for s in charts(at) for t in chart_titles(s)]
+    return [t for s in chart_specs(at) for t in chart_titles(s)]
 
 
 def test_default_page():
@@ -212,7 +207,7 @@ def test_heavy_views_only_when_asked():
     assert any("Influence matrix" in t for t in titles(at)) and at.query_params["influence"] == "true"
     at.toggle(key="view_jacobian").set_value(True)
     ok(at.run())
-    norm = next(s for s in charts(at) if any("Gradient norm" in t for t in chart_titles(s)))
+    norm = next(s for s in chart_specs(at) if any("Gradient norm" in t for t in chart_titles(s)))
     assert any("Jacobian" in tr["name"] for tr in norm["data"])
     assert digest(at) != before
 
@@ -250,19 +245,19 @@ def test_a_failing_figure_is_a_message_and_the_rest_still_draws(monkeypatch):
 
 def test_gradient_view_is_one_figure_on_one_time_axis():
     at = ok(app())
-    (grad,) = [s for s in charts(at) if any("|dL/dh_t| per unit" in t for t in chart_titles(s))]
+    (grad,) = [s for s in chart_specs(at) if any("|dL/dh_t| per unit" in t for t in chart_titles(s))]
     names = chart_titles(grad)
     assert any("Gradient norm" in t for t in names) and any("Per-step terms" in t for t in names)
     assert grad["layout"]["xaxis2"]["matches"] == "x" and grad["layout"]["xaxis3"]["matches"] == "x"
     assert any("Values at step t = 49" in t for t in names), "the values at t: its last row"
-    assert len(charts(at)) == 1, "one Plotly root for the whole view"
+    assert len(chart_specs(at)) == 1, "one Plotly root for the whole view"
 
 
 def test_cursor_move_reuses_the_cached_figure(monkeypatch):
     import dashboard.figures as figures
 
     at = ok(app({"seed": "918275", "seq_len": "30"}))  # a config no other test has cached
-    before = next(s for s in charts(at) if s["layout"]["title"]["text"].startswith("Gradient"))
+    before = next(s for s in chart_specs(at) if s["layout"]["title"]["text"].startswith("Gradient"))
 
     def broken(*args, **kwargs):
         raise RuntimeError("rebuilt")
@@ -270,7 +265,7 @@ def test_cursor_move_reuses_the_cached_figure(monkeypatch):
     monkeypatch.setattr(figures, "grad_heatmap_spec", broken)
     at.slider(key="view_t").set_value(11)
     ok(at.run())  # no "rebuilt" error: the heatmap came from the cache
-    after = next(s for s in charts(at) if s["layout"]["title"]["text"].startswith("Gradient"))
+    after = next(s for s in chart_specs(at) if s["layout"]["title"]["text"].startswith("Gradient"))
     assert {sh["x0"] for sh in after["layout"]["shapes"]} == {11}, "the cursor moved on every row"
     assert any(t.startswith("Values at step t = 11") for t in chart_titles(after)), "the values at t follow the cursor"
     h = next(tr["y"] for tr in after["data"] if tr.get("name") == "h_t")
@@ -296,5 +291,5 @@ def test_float32_arrays_reach_the_browser():
     at = ok(app())
     raw = chart_elements(at)[0].proto.bytes.decode()
     assert '"dtype":"f4"' in raw and '"bdata"' in raw
-    z = next(tr["z"] for tr in charts(at)[0]["data"] if tr["type"] == "heatmap")
+    z = next(tr["z"] for tr in chart_specs(at)[0]["data"] if tr["type"] == "heatmap")
     assert isinstance(z, np.ndarray) and z.dtype == np.float32 and z.shape == (32, 50)
