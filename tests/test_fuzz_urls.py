@@ -103,7 +103,6 @@ def _check_url(seen: dict, query: dict) -> None:
         seen["clean"] += 1
 
 
-        import pytest
 def test_generated_urls_never_crash_and_name_what_was_ignored():
     """Every generated URL passes _check_url, and the run covered what it is for: all its
     examples ran, at least half of them warned, and some gave a clean, complete link (checked
