@@ -36,8 +36,8 @@ ARM_JS = """
 def chart_mb(T: int, H: int) -> float:
     """Size of the animated chart's JSON as Streamlit sends it (the same pair, built here)."""
     sys.path.insert(0, str(ROOT))
-    from dashboard.animation import animation_figure
-    from dashboard.compare_state import data_config
+    from dashboard.figures.animation import animation_figure
+    from dashboard.state.compare import data_config
     from engine import Config, unroll
     from engine.inputs import make_task
 

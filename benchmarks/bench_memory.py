@@ -46,7 +46,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=2)
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from dashboard import state as S
+    from dashboard.state import explore as S
 
     print(f"T={a.T} H={a.H} batch={a.batch} float64, one layer")
     print(f"{'cell':5} {'peak B/value':>13} {'cap uses':>9} {'kept B/value':>13} {'cap uses':>9}")

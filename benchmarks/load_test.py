@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 from browser_support import CHROMIUM, FLAGS, IDLE, streamlit_app  # noqa: E402
 
-from dashboard import state as S  # noqa: E402
+from dashboard.state import explore as S  # noqa: E402
 from engine import unroll  # noqa: E402
 
 EXCEPTION = '[data-testid="stException"], [data-testid="stAlertContentError"]'

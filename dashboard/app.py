@@ -10,10 +10,16 @@ import sys
 import streamlit as st
 
 try:
-    from dashboard import compare, explore, present_ui, train_page
+    from dashboard.screens import compare
+    from dashboard.screens import explore
+    from dashboard.ui import present as present_ui
+    from dashboard.screens import train as train_page
 except ImportError:  # no editable install: Streamlit puts only dashboard/ on sys.path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from dashboard import compare, explore, present_ui, train_page
+    from dashboard.screens import compare
+    from dashboard.screens import explore
+    from dashboard.ui import present as present_ui
+    from dashboard.screens import train as train_page
 
 
 def run() -> None:

@@ -9,7 +9,7 @@ import pytest
 from plotly_decode import spec
 
 from dashboard import theme
-from dashboard.animation import MAX_STEPS, animation_figure, frame_plan, frame_steps
+from dashboard.figures.animation import MAX_STEPS, animation_figure, frame_plan, frame_steps
 from engine import Config, unroll
 
 

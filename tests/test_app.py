@@ -11,8 +11,8 @@ from apptest_support import chart_elements, chart_specs, ok, run_page
 from plotly_decode import data_digest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import state as S
-from dashboard.presets import load_presets
+from dashboard.state import explore as S
+from dashboard.state.presets import load_presets
 from engine import Config
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -219,7 +219,7 @@ def test_size_cap_is_explained_not_run():
 
 
 def test_engine_failure_is_a_message_not_a_traceback(monkeypatch):
-    import dashboard.explore as explore
+    import dashboard.screens.explore as explore
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated engine failure")
@@ -231,7 +231,7 @@ def test_engine_failure_is_a_message_not_a_traceback(monkeypatch):
 
 
 def test_a_failing_figure_is_a_message_and_the_rest_still_draws(monkeypatch):
-    import dashboard.figures as figures
+    import dashboard.figures.plots as figures
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated builder failure")
@@ -254,7 +254,7 @@ def test_gradient_view_is_one_figure_on_one_time_axis():
 
 
 def test_cursor_move_reuses_the_cached_figure(monkeypatch):
-    import dashboard.figures as figures
+    import dashboard.figures.plots as figures
 
     at = ok(app({"seed": "918275", "seq_len": "30"}))  # a config no other test has cached
     before = next(s for s in chart_specs(at) if s["layout"]["title"]["text"].startswith("Gradient"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from browser_support import ARTIFACTS, HEATMAP_SHAPE_JS, served_page, signature, wait_settled
 
-from dashboard.presets import load_presets
+from dashboard.state.presets import load_presets
 
 EXCEPTION = '[data-testid="stException"]'
 

@@ -12,8 +12,8 @@ import pytest
 from browser_support import ARTIFACTS, CHROMIUM, IDLE, MISSING, launch, streamlit_app, wait_settled
 from conftest import small_config
 
-from dashboard import export as X
-from dashboard import state as S
+from dashboard.export import files as X
+from dashboard.state import explore as S
 from engine import unroll
 
 EXCEPTION = '[data-testid="stException"]'

@@ -11,10 +11,10 @@ from markdown_text import plain
 from plotly_decode import data_digest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import compare_figures as CF
-from dashboard import compare_state as CS
-from dashboard import state as S
-from dashboard.compare_presets import PRESETS_FILE, load_compare_presets
+from dashboard.figures import compare as CF
+from dashboard.state import compare as CS
+from dashboard.state import explore as S
+from dashboard.state.compare_presets import PRESETS_FILE, load_compare_presets
 from engine import Config, unroll
 from engine.inputs import make_task
 
@@ -25,7 +25,7 @@ PRESETS = load_compare_presets()
 def _script():
     import streamlit as st
 
-    from dashboard import compare
+    from dashboard.screens import compare
 
     st.set_page_config(layout="wide")
     compare.page()
@@ -182,7 +182,7 @@ def test_animate_tab_plays_both_sides():
 
 
 def test_engine_failure_is_a_message(monkeypatch):
-    import dashboard.compare as compare
+    import dashboard.screens.compare as compare
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated engine failure")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard import compare_state as CS
-from dashboard import state as S
+from dashboard.state import compare as CS
+from dashboard.state import explore as S
 from engine import Config
 
 A = Config(cell="rnn", activation="tanh", hidden_size=17, init_hh="normal", sigma=0.4,

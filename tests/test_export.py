@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from conftest import small_config
 
-from dashboard import export as X
-from dashboard import state as S
+from dashboard.export import files as X
+from dashboard.state import explore as S
 from engine import Config, unroll
 
 

@@ -10,9 +10,10 @@ import plotly.io
 import pytest
 from plotly_decode import spec, typed_arrays
 
-from dashboard import equations, theme
-from dashboard import figures as F
-from dashboard import views as V
+from dashboard.figures import equations
+from dashboard import theme
+from dashboard.figures import plots as F
+from dashboard.figures import views as V
 from engine import Config, unroll
 
 
@@ -348,7 +349,7 @@ def test_number_formatting():
 
 
 def test_flags_name_quantity_and_first_step():
-    from dashboard.presets import load_presets
+    from dashboard.state.presets import load_presets
 
     exploding = next(p for p in load_presets() if p.id == "exploding")
     tr = unroll(exploding.config, influence=False)

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from dashboard import export as X
+from dashboard.export import files as X
 from dashboard import uploads as U
 from engine import Config
 

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly_decode import decode
 
-from dashboard import plot_component as PC
+from dashboard.ui import plot_component as PC
 from dashboard import theme
 
 

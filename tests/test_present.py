@@ -13,9 +13,9 @@ from markdown_text import plain
 from plotly_decode import spec
 from streamlit.testing.v1 import AppTest
 
-from dashboard import export as X
-from dashboard import present as P
-from dashboard import state as S
+from dashboard.export import files as X
+from dashboard.figures import present as P
+from dashboard.state import explore as S
 from dashboard import theme
 from engine import unroll
 

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from dashboard import state as S
-from dashboard.presets import PRESETS_FILE, load_presets
+from dashboard.state import explore as S
+from dashboard.state.presets import PRESETS_FILE, load_presets
 from engine import unroll
 
 PRESETS = {p.id: p for p in load_presets()}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = sorted((ROOT / "dashboard").glob("*.py")) + sorted((ROOT / "engine").glob("*.py"))
+SOURCES = sorted((ROOT / "dashboard").rglob("*.py")) + sorted((ROOT / "engine").glob("*.py"))
 FORBIDDEN = {
     "pickle": r"\bimport pickle\b|\bpickle\.loads?\(",
     "torch.load": r"\btorch\.load\(",

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from dashboard import state as S
+from dashboard.state import explore as S
 from engine import Config
 
 ODD = Config(cell="lstm", activation="relu", hidden_size=17, num_layers=2, bidirectional=True,

@@ -11,8 +11,8 @@ from markdown_text import plain
 from plotly_decode import spec
 from streamlit.testing.v1 import AppTest
 
-from dashboard import train_figures as TF
-from dashboard import train_state as TS
+from dashboard.figures import train as TF
+from dashboard.state import train as TS
 from engine.tasks import train_config
 from engine.train import train_many
 
@@ -22,7 +22,7 @@ TINY = {"train_task": "recall", "delay": "5", "hidden_size": "4", "batch": "4", 
 
 
 def _script():
-    from dashboard import train_page
+    from dashboard.screens import train as train_page
 
     train_page.page()
 

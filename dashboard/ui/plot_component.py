@@ -25,10 +25,10 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
 
-from . import theme
+from dashboard import theme
 
 HERE = Path(__file__).resolve().parent
-STATIC = HERE / "static"  # Streamlit serves <main script folder>/static at app/static/
+STATIC = HERE.parent / "static"  # Streamlit serves <main script folder>/static at app/static/
 PLOTLY_JS = STATIC / "plotly.min.js"  # a copy made at start-up (git-ignored)
 SOURCE_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 

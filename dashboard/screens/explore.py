@@ -6,15 +6,17 @@ import streamlit as st
 
 from engine import Config, Trace, unroll
 
-from . import equations, export_ui, present_ui
-from . import figures as F
-from . import render as R
-from . import state as S
-from .animation import DEFAULT_SPEED, SPEEDS, animation_figure
-from .charts import draw as _chart
-from .charts import guarded
-from .safe import md
-from .widgets import config_ui, current_values, key, presets_ui, set_widgets, view_key
+from dashboard.figures import equations
+from dashboard.ui import export as export_ui
+from dashboard.ui import present as present_ui
+from dashboard.figures import plots as F
+from dashboard.ui import render as R
+from dashboard.state import explore as S
+from dashboard.figures.animation import DEFAULT_SPEED, SPEEDS, animation_figure
+from dashboard.ui.charts import draw as _chart
+from dashboard.ui.charts import guarded
+from dashboard.safe import md
+from dashboard.ui.widgets import config_ui, current_values, key, presets_ui, set_widgets, view_key
 
 EXPLAIN = {
     "signals": "What the model reads (x_t), what it is asked for (y_t) and what it says (ŷ_t). "

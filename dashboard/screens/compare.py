@@ -12,17 +12,17 @@ import streamlit as st
 from engine import Config, Trace, unroll
 from engine.inputs import make_task
 
-from . import compare_figures as CF
-from . import compare_state as CS
-from . import figures as F
-from . import present_ui
-from . import render as R
-from . import state as S
-from .animation import DEFAULT_SPEED, SPEEDS, animation_figure
-from .charts import draw, guarded
-from .compare_presets import ComparePreset, load_compare_presets
-from .safe import md
-from .widgets import GROUP_TITLES, preset_buttons
+from dashboard.figures import compare as CF
+from dashboard.state import compare as CS
+from dashboard.figures import plots as F
+from dashboard.ui import present as present_ui
+from dashboard.ui import render as R
+from dashboard.state import explore as S
+from dashboard.figures.animation import DEFAULT_SPEED, SPEEDS, animation_figure
+from dashboard.ui.charts import draw, guarded
+from dashboard.state.compare_presets import ComparePreset, load_compare_presets
+from dashboard.safe import md
+from dashboard.ui.widgets import GROUP_TITLES, preset_buttons
 
 OWN_GROUPS = tuple(g for g in S.GROUPS if g != "input")
 

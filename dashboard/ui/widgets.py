@@ -6,8 +6,8 @@ import streamlit as st
 
 from engine import Config
 
-from . import state as S
-from .presets import Preset, load_presets
+from dashboard.state import explore as S
+from dashboard.state.presets import Preset, load_presets
 
 GROUP_TITLES = {"model": "Model", "initialization": "Initialization", "input": "Input",
                 "loss": "Loss"}

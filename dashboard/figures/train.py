@@ -12,8 +12,8 @@ from plotly.subplots import make_subplots
 
 from engine.train import TrainResult
 
-from . import theme
-from .figures import _layout, _row_colorbar, f32, log10_abs, log_colorbar, symmetric_range
+from dashboard import theme
+from dashboard.figures.plots import _layout, _row_colorbar, f32, log10_abs, log_colorbar, symmetric_range
 
 SMOOTH_POINTS = 50  # the smoothed loss averages about steps / 50 steps per point
 LINE_HEIGHT = theme.LINE_HEIGHT + 90  # room for the legend under the plot

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine import Config
 
-PRESETS_FILE = Path(__file__).resolve().parents[1] / "assets" / "presets.json"
+PRESETS_FILE = Path(__file__).resolve().parents[2] / "assets" / "presets.json"
 
 
 @dataclass(frozen=True)

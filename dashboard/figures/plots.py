@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 
 from engine import Trace
 
-from . import theme
+from dashboard import theme
 
 F32_MAX = float(np.finfo(np.float32).max)
 SATURATED = 0.05  # a sigmoid gate below 0.05 or above 0.95 (|tanh| above 0.95) is saturated

@@ -17,9 +17,9 @@ from plotly.subplots import make_subplots
 
 from engine import Trace
 
-from . import figures as F
-from . import theme
-from .compare_figures import shared_state_range
+from dashboard.figures import plots as F
+from dashboard import theme
+from dashboard.figures.compare import shared_state_range
 
 MAX_STEPS = 100  # cursor positions per pass: 200 frames in all, whatever T is
 # A frame moves shapes, and plotly.js then redraws the whole figure, heatmaps included: its cost

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from engine import Config
 
-from .compare_state import COMPARE_VIEWS, SHARED
-from .presets import load_items
+from dashboard.state.compare import COMPARE_VIEWS, SHARED
+from dashboard.state.presets import load_items
 
-PRESETS_FILE = Path(__file__).resolve().parents[1] / "assets" / "compare_presets.json"
+PRESETS_FILE = Path(__file__).resolve().parents[2] / "assets" / "compare_presets.json"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from engine import Config
 from engine.tasks import TRAIN_TASKS, train_config
 from engine.train import OPTIMIZERS
 
-from .state import Param, _shown, _single, format_value, parse_value
+from dashboard.state.explore import Param, _shown, _single, format_value, parse_value
 
 # Models a user can put side by side: the lecture's contrasts, each one Config change away.
 MODELS: dict[str, tuple[str, dict]] = {

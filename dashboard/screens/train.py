@@ -17,13 +17,13 @@ import streamlit as st
 
 from engine.train import Progress, TrainResult, train_many
 
-from . import present_ui
-from . import train_figures as TF
-from . import train_state as TS
-from . import uploads as U
-from .charts import draw, guarded
-from .safe import md
-from .state import CACHE_TTL, Param
+from dashboard.ui import present as present_ui
+from dashboard.figures import train as TF
+from dashboard.state import train as TS
+from dashboard import uploads as U
+from dashboard.ui.charts import draw, guarded
+from dashboard.safe import md
+from dashboard.state.explore import CACHE_TTL, Param
 
 REDRAW_S = 0.5  # live charts: redraw at most twice a second (the browser needs time to draw)
 DRAW_SHARE = 0.3  # ... and spend at most about this share of the run drawing (slow machines)

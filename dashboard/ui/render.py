@@ -20,14 +20,14 @@ import torch
 
 from engine import Config, Trace, unroll
 
-from . import figures as F
-from . import present_ui
-from . import state as S
-from . import views as V
-from .charts import plotly_config
-from .plot_component import plotly_chart
-from .present import style_for_presentation
-from .safe import md
+from dashboard.figures import plots as F
+from dashboard.ui import present as present_ui
+from dashboard.state import explore as S
+from dashboard.figures import views as V
+from dashboard.ui.charts import plotly_config
+from dashboard.ui.plot_component import plotly_chart
+from dashboard.figures.present import style_for_presentation
+from dashboard.safe import md
 
 # torch's intra-op threads for the engine call. The unroll is a chain of small per-step matrix
 # products: a second thread saves little on an idle 2-core machine and, when anything else runs

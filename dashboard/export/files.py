@@ -25,10 +25,10 @@ import pyarrow.csv as pa_csv
 from engine import Config, Trace
 from engine.trace import MODEL_LEVEL, PER_STEP
 
-from . import figures as F
-from . import state as S
-from . import views as V
-from .animation import DEFAULT_SPEED, animation_figure
+from dashboard.figures import plots as F
+from dashboard.state import explore as S
+from dashboard.figures import views as V
+from dashboard.figures.animation import DEFAULT_SPEED, animation_figure
 
 FORMAT = "unrolled-config"  # the "format" field of a config file: what this JSON is
 FORMAT_VERSION = 1  # bumped when a config file written today would be read differently

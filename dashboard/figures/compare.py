@@ -15,8 +15,8 @@ import plotly.graph_objects as go
 
 from engine import Trace
 
-from . import figures as F
-from . import theme
+from dashboard.figures import plots as F
+from dashboard import theme
 
 SIDE_NAMES = ("A", "B")
 

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from engine import Trace
 
-from . import figures as F
+from dashboard.figures import plots as F
 
 VALUES = "vectors_figure"  # the values-at-t plot: the one row of a view that a cursor move redraws
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from engine import Config
 
-from . import state as S
+from dashboard.state import explore as S
 
 SIDES = ("a", "b")
 SHARED = tuple(p.name for p in S.PARAMS if p.group == "input")  # B reads A's inputs and targets

@@ -13,14 +13,14 @@ import streamlit as st
 
 from engine import Config, Trace
 
-from . import export as X
-from . import figures as F
-from . import present_ui
-from . import state as S
-from .charts import image_format_ui
-from .present import style_for_presentation
-from .safe import md
-from .widgets import set_widgets
+from dashboard.export import files as X
+from dashboard.figures import plots as F
+from dashboard.ui import present as present_ui
+from dashboard.state import explore as S
+from dashboard.ui.charts import image_format_ui
+from dashboard.figures.present import style_for_presentation
+from dashboard.safe import md
+from dashboard.ui.widgets import set_widgets
 
 UPLOAD_COUNT = "_export_upload_n"  # bumping it gives the uploader a new key, which empties it
 RESTORED = "_export_restored"  # (message, warnings) of the last upload, shown once

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import state as S
-from . import theme
+from dashboard.state import explore as S
+from dashboard import theme
 
 KEY = "present"  # session flag; not a widget key, so it survives pages that draw no toggle
 WIDGET = "view_present"  # the toggle's key (also its CSS class: st-key-view_present)

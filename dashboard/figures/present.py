@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from . import theme
+from dashboard import theme
 
 
 def _norm_color(c) -> str:

@@ -1,0 +1,1 @@
+"""Pure figure builders: engine results -> Plotly figures (and the equations' LaTeX). No Streamlit."""
