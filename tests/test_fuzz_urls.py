@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import state as S
+from dashboard.state import explore as S
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 EXAMPLES = 200
@@ -119,8 +119,8 @@ def test_generated_urls_never_crash_and_name_what_was_ignored():
 def test_compare_and_train_links_parse_or_warn(query, prefix):
     """The Compare and Train pages' URL parsers (pure) on the same generated links: never an
     exception; every unknown key is named in a warning."""
-    from dashboard import compare_state as CS
-    from dashboard import train_state as TS
+    from dashboard.state import compare as CS
+    from dashboard.state import train as TS
 
     q = {f"{prefix}{k}": v for k, v in query.items()}
     a, b, _, warnings = CS.compare_from_query(q)
