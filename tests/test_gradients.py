@@ -68,8 +68,11 @@ def test_grad_input_and_loss_equal_autograd(traces, cell, act, layers, bidir, lo
     assert tr.grad_input.shape == tr.inputs.shape
     _close(tr.grad_input, ref["grad_input"])
     assert math.isclose(float(tr.loss), ref["loss"], rel_tol=1e-10, abs_tol=1e-12)
-    if hasattr(tr, "step_loss"):  # per-step L_t, whatever the loss mode
-        _close(tr.step_loss, ref["per_step_loss"])
+    # per-step L_t for every t, whatever the loss mode; L is their sum, or the last one
+    assert tr.step_loss.shape == (tr.config.seq_len,)
+    _close(tr.step_loss, ref["per_step_loss"])
+    counted = np64(tr.step_loss).sum() if loss == "sum" else np64(tr.step_loss)[-1]
+    assert math.isclose(float(counted), ref["loss"], rel_tol=1e-10, abs_tol=1e-12)
 
 
 @pytest.mark.parametrize("cell,act,layers,bidir,loss", GRAD_CASES)
