@@ -240,11 +240,32 @@ def test_loop_rnn_with_state_matches_the_reference():
     torch.testing.assert_close(out, ref)
 
 
-def test_forward_without_window_is_one_fused_call():
+def test_forward_without_window_is_one_fused_call(monkeypatch):
+    """forward() with no window runs the whole sequence through torch's fused GRU kernel in one
+    call (torch._VF.gru, what nn.GRU calls), never a step at a time; with window k, one call per
+    chunk. Counted by wrapping the kernel."""
     c = recall(cell="gru", dtype="float64")
     rnn, readout = build_model(c, 1)
     x = torch.randn(13, 4, 1, dtype=torch.float64)
-    torch.testing.assert_close(forward(rnn, readout, x, None), readout(rnn(x)[0]))
+    expected = readout(rnn(x)[0])
+    fused, cell = torch._VF.gru, torch.gru_cell
+    calls, steps = [], []
+
+    def counted(inputs, *args, **kwargs):
+        calls.append(inputs.shape[0])  # the steps this call ran
+        return fused(inputs, *args, **kwargs)
+
+    def stepped(*args, **kwargs):
+        steps.append(1)
+        return cell(*args, **kwargs)
+
+    monkeypatch.setattr(torch._VF, "gru", counted)
+    monkeypatch.setattr(torch, "gru_cell", stepped)
+    torch.testing.assert_close(forward(rnn, readout, x, None), expected)
+    assert calls == [13] and not steps, "one fused call over all 13 steps"
+    calls.clear()
+    forward(rnn, readout, x, 5)
+    assert calls == [3, 5, 5] and not steps, "window 5: one fused call per chunk"
 
 
 # ---------------------------------------------------------------------------------------------
