@@ -8,6 +8,8 @@ from browser_support import ARTIFACTS, HEATMAP_SHAPE_JS, served_page, signature,
 
 from dashboard.state.presets import load_presets
 
+pytestmark = pytest.mark.browser  # a Streamlit server and headless Chromium: -m "not browser" skips
+
 EXCEPTION = '[data-testid="stException"]'
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from browser_support import ARTIFACTS, served_page, signature, wait_settled
 
+pytestmark = pytest.mark.browser  # a Streamlit server and headless Chromium: -m "not browser" skips
+
 EXCEPTION = '[data-testid="stException"]'
 GD = ".js-plotly-plot"
 

@@ -8,6 +8,8 @@ import time
 import pytest
 from browser_support import ARTIFACTS, IDLE, served_page, wait_settled
 
+pytestmark = pytest.mark.browser  # a Streamlit server and headless Chromium: -m "not browser" skips
+
 EXCEPTION = '[data-testid="stException"]'
 
 # The animated chart: its cursor (the x of its cursor lines) and its slider's active frame.

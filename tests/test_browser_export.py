@@ -10,11 +10,13 @@ import urllib.parse
 
 import pytest
 from browser_support import ARTIFACTS, CHROMIUM, IDLE, MISSING, launch, streamlit_app, wait_settled
-from conftest import small_config
+from oracle import small_config
 
 from dashboard.export import files as X
 from dashboard.state import explore as S
 from engine import unroll
+
+pytestmark = pytest.mark.browser  # a Streamlit server and headless Chromium: -m "not browser" skips
 
 EXCEPTION = '[data-testid="stException"]'
 LOCAL = ("file:", "data:", "blob:", "about:")

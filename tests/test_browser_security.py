@@ -12,6 +12,8 @@ import urllib.parse
 import pytest
 from browser_support import ARTIFACTS, served_page, wait_settled
 
+pytestmark = pytest.mark.browser  # a Streamlit server and headless Chromium: -m "not browser" skips
+
 # A port nothing listens on: a request to it would mean a payload made the page fetch something.
 TRAP = "127.0.0.1:9"
 PAYLOADS = {

@@ -9,6 +9,8 @@ import time
 import pytest
 from browser_support import ARTIFACTS, IDLE, served_page
 
+pytestmark = pytest.mark.browser  # a Streamlit server and headless Chromium: -m "not browser" skips
+
 EXCEPTION = '[data-testid="stException"]'
 STEPS = 300
 QUERY = (f"train_task=recall&delay=30&hidden_size=16&batch=16&steps={STEPS}&snapshot_every=10"
