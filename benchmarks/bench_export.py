@@ -13,8 +13,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard.export import files as X  # noqa: E402
-from dashboard.state import explore as S  # noqa: E402
 from dashboard.figures.present import style_for_presentation  # noqa: E402
+from dashboard.state import explore as S  # noqa: E402
 from engine import Config, unroll  # noqa: E402
 
 
