@@ -2,7 +2,7 @@
 """Unrolled's one entry point: set up, start the dashboard, run the tests or the benchmarks.
 
     python3 dev.py app [streamlit args]   set up if needed, then start the dashboard
-    python3 dev.py test [pytest args]     set up if needed, then run the test suite
+    python3 dev.py test [pytest args]     set up if needed, lint (ruff check .), then run the tests
     python3 dev.py bench [args]           set up if needed, then run benchmarks/bench_engine.py
     python3 dev.py setup                  only the set-up
 
@@ -189,7 +189,28 @@ def exec_venv(args: list[str]) -> None:
     os.execv(VENV_PY, [VENV_PY, *args])
 
 
+RUFF = os.path.join(VENV, "Scripts" if os.name == "nt" else "bin", "ruff")
+
+
+def lint() -> int:
+    """`ruff check .` with the venv's ruff (the test extra's pin); 0 when it finds nothing."""
+    if not os.path.exists(RUFF) and not os.path.exists(RUFF + ".exe"):
+        print(f"dev.py: {RUFF} is missing: run `python3 dev.py setup` (ruff is in the test extra)",
+              file=sys.stderr)
+        return 1
+    rc = subprocess.call([RUFF, "check", "."], cwd=ROOT)
+    if rc != 0:
+        print(f"dev.py: ruff check . failed (exit {rc}), so the tests did not run. Fix the findings "
+              "above (`.venv/bin/ruff check --fix .` fixes the ones marked [*]), then run again.",
+              file=sys.stderr)
+    return rc
+
+
 def cmd_test(args: list[str]) -> int:
+    """Lint first (any ruff finding fails the command), then pytest with args."""
+    rc = lint()
+    if rc != 0:
+        return rc
     rc = subprocess.call([VENV_PY, "-m", "pytest", *args], cwd=ROOT)
     if rc == PYTEST_NO_TESTS:
         say("pytest collected no tests: that is a failure (exit 5)")
