@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import np64, reference_loop
+from oracle import np64, reference_loop
 
 from engine import Config, init_weights, unroll
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import np64
+from oracle import np64
 
 from engine import Config, make_task, unroll
 

@@ -12,7 +12,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import small_config
+from oracle import small_config
 
 from dashboard.export import files as X
 from dashboard.state import explore as S

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import (
+from oracle import (
     CELL_ACT_IDS,
     CELL_ACTS,
     autograd_reference,

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.colors as pc
 import pytest
 from apptest_support import chart_specs
-from conftest import small_config
+from oracle import small_config
 from markdown_text import plain
 from plotly_decode import spec
 from streamlit.testing.v1 import AppTest

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import np64, small_config
+from oracle import np64, small_config
 
 from engine import unroll
 
