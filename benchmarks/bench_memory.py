@@ -46,7 +46,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=2)
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from dashboard.state import explore as S
+    from dashboard.state import limits as L
 
     print(f"T={a.T} H={a.H} batch={a.batch} float64, one layer")
     print(f"{'cell':5} {'peak B/value':>13} {'cap uses':>9} {'kept B/value':>13} {'cap uses':>9}")
@@ -57,7 +57,7 @@ def main() -> int:
         r = json.loads(out.stdout.strip().splitlines()[-1])
         peak = (r["peak"] - r["base"]) / r["n"]
         kept = r["kept"] / r["n"]
-        cap_peak, cap_kept = S.PEAK_BYTES_PER_VALUE[cell], S.KEPT_BYTES_PER_VALUE[cell]
+        cap_peak, cap_kept = L.PEAK_BYTES_PER_VALUE[cell], L.KEPT_BYTES_PER_VALUE[cell]
         ok &= peak <= cap_peak and kept <= cap_kept
         print(f"{cell:5} {peak:13.0f} {cap_peak:9.0f} {kept:13.0f} {cap_kept:9.0f}")
     print("caps cover the measurement" if ok else "A CAP IS BELOW THE MEASUREMENT: raise it")

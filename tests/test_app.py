@@ -12,6 +12,7 @@ from plotly_decode import data_digest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.state import explore as S
+from dashboard.state import schema
 from dashboard.state.presets import load_presets
 from engine import Config
 
@@ -75,7 +76,7 @@ def test_every_widget_changes_the_figures(name):
     assert not el.disabled, f"{name} should apply in context {CONTEXT.get(name)}"
     el.set_value(NEW[name])
     ok(at.run())
-    assert at.query_params[name] == S.format_value(S.PARAM[name], NEW[name]), "the URL follows"
+    assert at.query_params[name] == schema.format_value(S.PARAM[name], NEW[name]), "the URL follows"
     if name == "device":  # where it runs does not change a single number
         assert digest(at) == before
     else:

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.figures import compare as CF
 from dashboard.state import compare as CS
 from dashboard.state import explore as S
+from dashboard.state import schema
 from dashboard.state.compare_presets import PRESETS_FILE, load_compare_presets
 from engine import Config, unroll
 from engine.inputs import make_task
@@ -71,7 +72,7 @@ def test_url_round_trip_of_both_configs():
     a = Config(cell="gru", hidden_size=9, seq_len=25, batch_size=2, task="sine", sine_period=7.5,
                init_hh="orthogonal", loss="last", seed=11)
     b = a.replace(cell="lstm", forget_bias=1.0, hidden_size=12, dtype="float32", seed=3)
-    view = CS.CompareView(view="hidden", sample=1, t=7)
+    view = schema.View(view="hidden", sample=1, t=7)
     query = CS.compare_to_query(a, b, view)
     at = ok(app(query))
     for name, value in S.config_values(a).items():

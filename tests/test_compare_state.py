@@ -6,6 +6,7 @@ import pytest
 
 from dashboard.state import compare as CS
 from dashboard.state import explore as S
+from dashboard.state import schema
 from engine import Config
 
 A = Config(cell="rnn", activation="tanh", hidden_size=17, init_hh="normal", sigma=0.4,
@@ -20,7 +21,7 @@ def test_shared_and_own_knobs_partition_the_schema():
 
 
 def test_round_trip_of_both_configs_and_the_view():
-    view = CS.CompareView(view="hidden", sample=1, t=12)
+    view = schema.View(view="hidden", sample=1, t=12)
     q = CS.compare_to_query(A, B, view)
     assert all(isinstance(v, str) for v in q.values())
     assert q["a.seed"] == "5" and q["b.seed"] == "6", "both seeds are in the link"
@@ -79,7 +80,7 @@ def test_view_is_clamped_to_both_models():
     q = {**CS.compare_to_query(A.replace(num_layers=2), A), "layer": "1", "t": "80",
          "view": "spectrum"}
     _, _, view, warnings = CS.compare_from_query(q)
-    assert view == CS.CompareView()
+    assert view == schema.View()
     assert any("layer=1" in w for w in warnings) and any("t=80" in w for w in warnings)
     assert any("view='spectrum'" in w for w in warnings)
 
@@ -93,7 +94,7 @@ def test_data_config_keeps_only_what_makes_the_data():
 
 def test_presentation_mode_round_trips_on_compare_links():
     a = Config(cell="rnn")
-    view = CS.CompareView(present=True)
+    view = schema.View(present=True)
     q = CS.compare_to_query(a, a, view)
     assert q["present"] == "true"
     _, _, back, warnings = CS.compare_from_query(q)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.state import explore as S
+from dashboard.state import schema
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 EXAMPLES = 200
@@ -29,7 +30,7 @@ NASTY = st.sampled_from([
 ])
 
 
-def _value_for(p: S.Param) -> st.SearchStrategy:
+def _value_for(p: schema.Param) -> st.SearchStrategy:
     """A plausible value for a known parameter, or junk."""
     if p.kind == "choice":
         good = st.sampled_from(p.choices)
@@ -86,7 +87,7 @@ def _check_url(seen: dict, query: dict) -> None:
             assert repr(key)[1:-1][:20] in warned, f"unknown key {key!r} not named: {warned}"
             continue
         try:
-            applied = S.parse_value(p, raw) == (getattr(expected, key) if key in S.PARAM
+            applied = schema.parse_value(p, raw) == (getattr(expected, key) if key in S.PARAM
                                                 else getattr(view, key))
         except ValueError:
             applied = False
@@ -99,7 +100,7 @@ def _check_url(seen: dict, query: dict) -> None:
     assert set(shown) <= set(KNOWN), f"unknown keys left in the URL: {set(shown) - set(KNOWN)}"
     if not at.error:  # (a size problem is an error message, by design, and leaves the URL be)
         for p in S.PARAMS:  # every knob, exactly as applied: the link reproduces the page
-            assert shown[p.name] == S.format_value(p, getattr(expected, p.name)), p.name
+            assert shown[p.name] == schema.format_value(p, getattr(expected, p.name)), p.name
         seen["clean"] += 1
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dashboard.state import explore as S
+from dashboard.state import limits
 from dashboard.state.presets import PRESETS_FILE, load_presets
 from engine import unroll
 
@@ -26,7 +27,7 @@ def test_the_six_lecture_presets_are_there():
         assert p.view in S.VIEWS
         config, warnings = S.config_from_query(S.config_to_query(p.config))
         assert config == p.config and not warnings, "a preset is a valid, shareable link"
-        assert S.size_problem(p.config) is None
+        assert limits.size_problem(p.config) is None
 
 
 def test_malformed_preset_is_named(tmp_path):

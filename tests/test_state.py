@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from dashboard.state import explore as S
+from dashboard.state import limits, schema
 from engine import Config
 
 ODD = Config(cell="lstm", activation="relu", hidden_size=17, num_layers=2, bidirectional=True,
@@ -84,7 +85,7 @@ def test_repeated_key_takes_the_last_value_like_st_query_params():
 def test_floats_round_trip_exactly():
     for x in (0.1, 1 / 3, 0.0123456789, 99.99999999999):
         p = S.PARAM["gain"]
-        assert S.parse_value(p, S.format_value(p, x)) == x
+        assert schema.parse_value(p, schema.format_value(p, x)) == x
 
 
 def test_optional_fields_accept_none():
@@ -93,10 +94,10 @@ def test_optional_fields_accept_none():
 
 
 def test_size_cap_message():
-    assert S.size_problem(Config()) is None
+    assert limits.size_problem(Config()) is None
     big = Config(seq_len=5000, hidden_size=512, batch_size=4)
-    msg = S.size_problem(big)
-    assert msg and "10,240,000" in msg and f"{S.MAX_VALUES:,}" in msg
+    msg = limits.size_problem(big)
+    assert msg and "10,240,000" in msg and f"{limits.MAX_VALUES:,}" in msg
 
 
 def test_relevance_rules():
@@ -107,16 +108,16 @@ def test_relevance_rules():
 
 def test_memory_budget_cap_names_the_need_and_what_fits():
     big = Config(cell="lstm", seq_len=5000, hidden_size=512, batch_size=2)  # 5.1e6 < MAX_VALUES
-    assert S.values_per_quantity(big) <= S.MAX_VALUES
-    msg = S.size_problem(big)
-    assert msg and "MiB" in msg and f"{S.RUN_BUDGET / 2**20:,.0f} MiB per run" in msg
+    assert limits.values_per_quantity(big) <= limits.MAX_VALUES
+    msg = limits.size_problem(big)
+    assert msg and "MiB" in msg and f"{limits.RUN_BUDGET / 2**20:,.0f} MiB per run" in msg
     fits = int(msg.split("keep T at most about ")[1].split(" ")[0].replace(",", ""))
-    assert S.size_problem(big.replace(seq_len=fits)) is None
-    assert S.size_problem(big.replace(dtype="float32")) is None  # float32 halves the need
-    assert S.size_problem(big.replace(cell="rnn")) is None  # an RNN carries fewer arrays
+    assert limits.size_problem(big.replace(seq_len=fits)) is None
+    assert limits.size_problem(big.replace(dtype="float32")) is None  # float32 halves the need
+    assert limits.size_problem(big.replace(cell="rnn")) is None  # an RNN carries fewer arrays
 
 
-def _sample_values(p: S.Param) -> list:
+def _sample_values(p: schema.Param) -> list:
     """A few values a knob can take, for checking what depends on it."""
     if p.kind == "choice":
         return list(p.choices)

@@ -22,13 +22,14 @@ import plotly.offline
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from engine import Config, Trace
-from engine.trace import MODEL_LEVEL, PER_STEP
-
 from dashboard.figures import plots as F
-from dashboard.state import explore as S
 from dashboard.figures import views as V
 from dashboard.figures.animation import DEFAULT_SPEED, animation_figure
+from dashboard.state import explore as S
+from dashboard.state.limits import size_problem
+from dashboard.state.schema import format_value
+from engine import Config, Trace
+from engine.trace import MODEL_LEVEL, PER_STEP
 
 FORMAT = "unrolled-config"  # the "format" field of a config file: what this JSON is
 FORMAT_VERSION = 1  # bumped when a config file written today would be read differently
@@ -229,7 +230,7 @@ def load_config_json(data: bytes | str) -> tuple[Config, S.View, list[str]]:
         config = Config(**values)
     except ValueError as e:  # fields fine alone, not together (e.g. delay >= seq_len)
         raise ConfigFileError(f"config file: {e}") from None
-    problem = S.size_problem(config)
+    problem = size_problem(config)
     if problem:
         raise ConfigFileError(f"config file: {problem}")
     view, warnings = S.fit_view(S.View(**view), config)
@@ -492,10 +493,10 @@ def report_html(figures: list[tuple[str, go.Figure]], config: Config, *, view: S
     e = html.escape
     view = view if view is not None else S.DEFAULT_VIEW
     rows = "".join(f"<tr><th>{e(p.label)}</th><td><code>{e(p.name)}</code></td>"
-                   f"<td>{e(S.format_value(p, getattr(config, p.name)))}</td></tr>"
+                   f"<td>{e(format_value(p, getattr(config, p.name)))}</td></tr>"
                    for p in S.PARAMS)
     view_rows = "".join(f"<tr><th>{e(p.label)}</th><td><code>{e(p.name)}</code></td>"
-                        f"<td>{e(S.format_value(p, getattr(view, p.name)))}</td></tr>"
+                        f"<td>{e(format_value(p, getattr(view, p.name)))}</td></tr>"
                         for p in S.VIEW_PARAMS)
     parts = [f'<div class="explain"><strong>{e(title)}.</strong> {e(text)}</div>'
              for title, text in explanations]

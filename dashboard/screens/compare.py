@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import Config, Trace, unroll
-from engine.inputs import make_task
-
 from dashboard.figures import compare as CF
-from dashboard.state import compare as CS
 from dashboard.figures import plots as F
+from dashboard.figures.animation import DEFAULT_SPEED, SPEEDS, animation_figure
+from dashboard.safe import md
+from dashboard.state import compare as CS
+from dashboard.state import explore as S
+from dashboard.state.compare_presets import ComparePreset, load_compare_presets
+from dashboard.state.limits import CACHE_TTL, size_problem
+from dashboard.state.schema import DIRECTIONS, View, format_value
 from dashboard.ui import present as present_ui
 from dashboard.ui import render as R
-from dashboard.state import explore as S
-from dashboard.figures.animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from dashboard.ui.charts import draw, guarded
-from dashboard.state.compare_presets import ComparePreset, load_compare_presets
-from dashboard.safe import md
-from dashboard.ui.widgets import GROUP_TITLES, preset_buttons
+from dashboard.ui.widgets import GROUP_TITLES, applies, param_widget, preset_buttons
+from engine import Config, Trace, unroll
+from engine.inputs import make_task
 
 OWN_GROUPS = tuple(g for g in S.GROUPS if g != "input")
 
@@ -57,7 +58,7 @@ def _widget_keys() -> list[str]:
     return [a_key(p.name) for p in S.PARAMS] + [b_key(n) for n in CS.OWN]
 
 
-def set_widgets(a: Config, b: Config, view: CS.CompareView) -> None:
+def set_widgets(a: Config, b: Config, view: View) -> None:
     """Put A, B and the view into the widgets (before they are drawn, or from a callback)."""
     ss = st.session_state
     for name, value in S.config_values(a).items():
@@ -97,7 +98,7 @@ def current_values() -> tuple[dict, dict]:
     return va, vb
 
 
-@st.cache_resource(max_entries=8, ttl=S.CACHE_TTL, show_spinner="Unrolling the network…")
+@st.cache_resource(max_entries=8, ttl=CACHE_TTL, show_spinner="Unrolling the network…")
 def compute(config: Config, data: Config) -> Trace:
     """engine.unroll of one side on the inputs and targets made from `data` (A's input knobs).
     cache_resource: every rerun shares one Trace (no pickled copy; builders never modify it)."""
@@ -107,7 +108,7 @@ def compute(config: Config, data: Config) -> Trace:
                       adjoints=False)
 
 
-@st.cache_data(max_entries=16, ttl=S.CACHE_TTL, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=CACHE_TTL, show_spinner=False)
 def spectra(config: Config, _trace: Trace) -> list[dict]:
     """W_hh's spectrum per layer-direction (an eigendecomposition each), keyed by the config
     alone: W_hh depends on nothing else, and moving the cursor must not redo it."""
@@ -120,7 +121,7 @@ def spectra(config: Config, _trace: Trace) -> list[dict]:
 
 
 def _apply(preset: ComparePreset) -> None:
-    set_widgets(preset.a, preset.b, CS.CompareView(view=preset.view))
+    set_widgets(preset.a, preset.b, View(view=preset.view))
 
 
 def _copy_a_to_b() -> None:
@@ -133,32 +134,13 @@ def presets_ui() -> None:
     preset_buttons("Classic pairs", load_compare_presets(), "cmp_preset_", _apply)
 
 
-def _widget(p: S.Param, k: str, label: str, disabled: bool) -> None:
-    common = dict(key=k, help=p.help, disabled=disabled)
-    if p.kind == "choice":
-        st.selectbox(label, p.choices, **common)
-    elif p.kind == "bool":
-        st.toggle(label, **common)
-    elif p.kind == "int":
-        st.number_input(label, min_value=int(p.lo), max_value=int(p.hi), step=int(p.step),
-                        placeholder="empty" if p.optional else None, **common)
-    elif p.kind == "float":
-        st.number_input(label, min_value=float(p.lo), max_value=float(p.hi), step=float(p.step),
-                        format="%g", placeholder="empty" if p.optional else None, **common)
-    elif p.kind == "text":
-        st.text_input(label, max_chars=int(p.hi), **common)
-    else:
-        raise AssertionError(p.kind)
-
-
 def shared_ui(va: dict) -> None:
     """The input knobs, once, in the sidebar: A and B read the same data."""
     with st.sidebar.expander("Shared input (A and B)", expanded=True):
         st.caption("A and B read the same x_t and y_t: made from these knobs with A's seed "
                    "and precision. B's seed changes only B's weights.")
         for p in (p for p in S.PARAMS if p.group == "input"):
-            applies = S.RELEVANT.get(p.name, lambda v: True)(va)
-            _widget(p, a_key(p.name), p.label, disabled=not applies)
+            param_widget(p, a_key(p.name), disabled=not applies(p, S.RELEVANT, va))
 
 
 def knobs_ui(va: dict, vb: dict) -> None:
@@ -172,13 +154,12 @@ def knobs_ui(va: dict, vb: dict) -> None:
                 head[1].markdown("**B**")
                 for p in (p for p in S.PARAMS if p.group == group):
                     left, right = st.columns(2)
-                    rel = S.RELEVANT.get(p.name, lambda v: True)
                     with left:
-                        _widget(p, a_key(p.name), p.label, disabled=not rel(va))
+                        param_widget(p, a_key(p.name), disabled=not applies(p, S.RELEVANT, va))
                     with right:
                         differs = va[p.name] != vb[p.name]
-                        _widget(p, b_key(p.name), f"{p.label} ≠ A" if differs else p.label,
-                                disabled=not rel(vb))
+                        param_widget(p, b_key(p.name), label=f"{p.label} ≠ A" if differs else None,
+                                     disabled=not applies(p, S.RELEVANT, vb))
         st.button("B = copy of A", key="cmp_copy", on_click=_copy_a_to_b,
                   help="Reset every knob of B to A's value, then change one thing.")
 
@@ -214,20 +195,20 @@ def _page() -> None:
     diff = CS.differences(a, b)
     if diff:
         st.markdown("**B differs from A in:** " + " · ".join(
-            f"{S.PARAM[n].label} ({S.format_value(S.PARAM[n], getattr(a, n))} → "
-            f"{S.format_value(S.PARAM[n], getattr(b, n))})" for n in diff))
+            f"{S.PARAM[n].label} ({format_value(S.PARAM[n], getattr(a, n))} → "
+            f"{format_value(S.PARAM[n], getattr(b, n))})" for n in diff))
     else:
         st.info("B is a copy of A: change one of B's knobs (or pick a classic pair).",
                 icon=":material/info:")
     for side, config in (("A", a), ("B", b)):
-        problem = S.size_problem(config)
+        problem = size_problem(config)
         if problem:
             st.error(f"{side}: {problem}")
             return
     main_view(a, b)
 
 
-def _view_controls(a: Config, b: Config, T: int) -> CS.CompareView:
+def _view_controls(a: Config, b: Config, T: int) -> View:
     """Layer / direction / sample / the one time cursor; returns the current view."""
     ss = st.session_state
     layers = min(a.num_layers, b.num_layers)
@@ -235,7 +216,7 @@ def _view_controls(a: Config, b: Config, T: int) -> CS.CompareView:
     layer, sample, t = ss.get(view_key("layer")), ss.get(view_key("sample")), ss.get(view_key("t"))
     ss[view_key("layer")] = layer if isinstance(layer, int) and layer < layers else 0
     ss[view_key("direction")] = (ss.get(view_key("direction")) if both_bi
-                                 and ss.get(view_key("direction")) in S.DIRECTIONS else "forward")
+                                 and ss.get(view_key("direction")) in DIRECTIONS else "forward")
     ss[view_key("sample")] = sample if isinstance(sample, int) and sample < a.batch_size else 0
     at_end = t is None or t == ss.get("_cmp_cursor_T", T) - 1  # "the last step" follows T
     ss[view_key("t")] = T - 1 if at_end or t > T - 1 else t
@@ -243,7 +224,7 @@ def _view_controls(a: Config, b: Config, T: int) -> CS.CompareView:
     cols = st.columns([1, 1, 1, 5])
     cols[0].selectbox("Layer", list(range(layers)), key=view_key("layer"), disabled=layers == 1,
                       help="Which layer of both models is drawn (up to the smaller depth).")
-    cols[1].selectbox("Direction", S.DIRECTIONS, key=view_key("direction"), disabled=not both_bi,
+    cols[1].selectbox("Direction", DIRECTIONS, key=view_key("direction"), disabled=not both_bi,
                       help="The reverse direction, when both models are bidirectional.")
     cols[2].number_input("Sample", 0, a.batch_size - 1, step=1, key=view_key("sample"),
                          help=S.VIEW_PARAM["sample"].help, disabled=a.batch_size == 1)
@@ -256,12 +237,12 @@ def _view_controls(a: Config, b: Config, T: int) -> CS.CompareView:
     tab = next((v for v, title in CS.COMPARE_VIEW_TITLES.items()
                 if title == ss.get(view_key("tab"))), CS.DEFAULT_VIEW.view)
     t = ss[view_key("t")]
-    return CS.CompareView(view=tab, layer=ss[view_key("layer")], direction=ss[view_key("direction")],
+    return View(view=tab, layer=ss[view_key("layer")], direction=ss[view_key("direction")],
                           sample=ss[view_key("sample")], t=None if t == T - 1 else t,
                           present=present_ui.presenting())
 
 
-def _sync_url(a: Config, b: Config, view: CS.CompareView) -> None:
+def _sync_url(a: Config, b: Config, view: View) -> None:
     """Write both configurations and the view to the URL (only when it changed)."""
     q = CS.compare_to_query(a, b, view)
     if st.query_params.to_dict() != q:
@@ -308,7 +289,7 @@ def _main_view(a: Config, b: Config) -> None:
         if flags:
             st.error(f"**{side}: numerical trouble** (non-finite cells are drawn in magenta): "
                      + "; ".join(flags), icon=":material/error:")
-    where = dict(layer=view.layer, direction=S.DIRECTIONS.index(view.direction),
+    where = dict(layer=view.layer, direction=DIRECTIONS.index(view.direction),
                  sample=view.sample)
     t = view.cursor(T)
     try:

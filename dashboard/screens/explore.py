@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import Config, Trace, unroll
-
 from dashboard.figures import equations
+from dashboard.figures import plots as F
+from dashboard.figures.animation import DEFAULT_SPEED, SPEEDS, animation_figure
+from dashboard.safe import md
+from dashboard.state import explore as S
+from dashboard.state.limits import CACHE_TTL, size_problem
+from dashboard.state.schema import DIRECTIONS, View
 from dashboard.ui import export as export_ui
 from dashboard.ui import present as present_ui
-from dashboard.figures import plots as F
 from dashboard.ui import render as R
-from dashboard.state import explore as S
-from dashboard.figures.animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from dashboard.ui.charts import draw as _chart
 from dashboard.ui.charts import guarded
-from dashboard.safe import md
 from dashboard.ui.widgets import config_ui, current_values, key, presets_ui, set_widgets, view_key
+from engine import Config, Trace, unroll
 
 EXPLAIN = {
     "signals": "What the model reads (x_t), what it is asked for (y_t) and what it says (ŷ_t). "
@@ -65,7 +66,7 @@ def widgets_present() -> bool:
     return all(key(p.name) in st.session_state for p in S.PARAMS)
 
 
-@st.cache_resource(max_entries=6, ttl=S.CACHE_TTL, show_spinner="Unrolling the network…")
+@st.cache_resource(max_entries=6, ttl=CACHE_TTL, show_spinner="Unrolling the network…")
 def compute(config: Config, influence: bool, jacobian: bool) -> Trace:
     """engine.unroll, cached per (config, heavy views); heavy views only when they are shown.
     cache_resource, not cache_data: every rerun gets the same Trace instead of an unpickled copy
@@ -76,7 +77,7 @@ def compute(config: Config, influence: bool, jacobian: bool) -> Trace:
         return unroll(config, influence=influence, jacobian=jacobian, adjoints=False)
 
 
-@st.cache_data(max_entries=16, ttl=S.CACHE_TTL, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=CACHE_TTL, show_spinner=False)
 def spectra(config: Config, _trace: Trace) -> list[dict]:
     """W_hh's spectrum per layer-direction (an eigendecomposition each): only when shown.
     Keyed by the config alone: toggling a heavy view does not redo it."""
@@ -123,7 +124,7 @@ def _explorer() -> None:
         warnings = st.session_state.get("url_warnings", []) + warnings
     for w in warnings:
         st.warning(md(w), icon=":material/warning:")
-    problem = S.size_problem(config)
+    problem = size_problem(config)
     if problem:
         st.error(problem)
         _sync_url(config, S.DEFAULT_VIEW)  # the link still says exactly what was asked for
@@ -131,7 +132,7 @@ def _explorer() -> None:
     main_view(config)
 
 
-def _view_controls(config: Config, T: int) -> S.View:
+def _view_controls(config: Config, T: int) -> View:
     """Layer / direction / sample / time cursor above the plots; returns the current View.
     T is the trace's length (a sentence has one step per word, so it can be below seq_len)."""
     ss = st.session_state
@@ -140,7 +141,7 @@ def _view_controls(config: Config, T: int) -> S.View:
     layer, sample, t = ss.get(view_key("layer")), ss.get(view_key("sample")), ss.get(view_key("t"))
     ss[view_key("layer")] = layer if isinstance(layer, int) and layer < config.num_layers else 0
     ss[view_key("direction")] = (ss.get(view_key("direction")) if config.bidirectional
-                                 and ss.get(view_key("direction")) in S.DIRECTIONS else "forward")
+                                 and ss.get(view_key("direction")) in DIRECTIONS else "forward")
     ss[view_key("sample")] = sample if isinstance(sample, int) and sample < config.batch_size else 0
     at_end = t is None or t == ss.get("_cursor_T", T) - 1  # "the last step" follows T
     ss[view_key("t")] = T - 1 if at_end or t > T - 1 else t
@@ -150,7 +151,7 @@ def _view_controls(config: Config, T: int) -> S.View:
         st.selectbox("Layer", list(range(config.num_layers)), key=view_key("layer"),
                      help=S.VIEW_PARAM["layer"].help, disabled=config.num_layers == 1)
     with cols[1]:
-        st.selectbox("Direction", S.DIRECTIONS, key=view_key("direction"),
+        st.selectbox("Direction", DIRECTIONS, key=view_key("direction"),
                      help=S.VIEW_PARAM["direction"].help, disabled=not config.bidirectional)
     with cols[2]:
         st.number_input("Sample", 0, config.batch_size - 1, step=1, key=view_key("sample"),
@@ -163,13 +164,13 @@ def _view_controls(config: Config, T: int) -> S.View:
     tab = next((v for v, title in S.VIEW_TITLES.items() if title == ss.get(view_key("tab"))),
                S.DEFAULT_VIEW.view)
     t = ss[view_key("t")]
-    return S.View(view=tab, layer=ss[view_key("layer")], direction=ss[view_key("direction")],
+    return View(view=tab, layer=ss[view_key("layer")], direction=ss[view_key("direction")],
                   sample=ss[view_key("sample")], t=None if t == T - 1 else t,
                   influence=bool(ss.get(view_key("influence"))),
                   jacobian=bool(ss.get(view_key("jacobian"))), present=present_ui.presenting())
 
 
-def _sync_url(config: Config, view: S.View) -> None:
+def _sync_url(config: Config, view: View) -> None:
     """Write the state to the URL (only when it changed, to keep reruns quiet)."""
     q = S.state_to_query(config, view)
     if st.query_params.to_dict() != q:
@@ -207,8 +208,8 @@ def _main_view(config: Config) -> None:
                  + "; ".join(flags), icon=":material/error:")
     for note in trace.notes:
         st.info(note, icon=":material/info:")
-    st.markdown(_summary(trace, view.layer, S.DIRECTIONS.index(view.direction)))
-    d = S.DIRECTIONS.index(view.direction)
+    st.markdown(_summary(trace, view.layer, DIRECTIONS.index(view.direction)))
+    d = DIRECTIONS.index(view.direction)
     where = dict(layer=view.layer, direction=d, sample=view.sample)
     t = view.cursor(T)
     tabs = st.tabs([S.VIEW_TITLES[v] for v in S.VIEWS], key=view_key("tab"), on_change="rerun",
@@ -244,7 +245,7 @@ def _equations(trace: Trace, t: int, where: dict) -> None:
             st.error(f"Could not write the equations: {type(e).__name__}: {md(str(e))}")
 
 
-def _draw(name: str, trace: Trace, where: dict, t: int, view: S.View) -> None:
+def _draw(name: str, trace: Trace, where: dict, t: int, view: View) -> None:
     """The figures of one view."""
     if name in ("signals", "hidden", "gates"):  # one cached figure each; the cursor is moved
         R.draw_view(name, trace, where, t, view, key=f"fig_{name}")

@@ -15,15 +15,15 @@ import time
 import pandas as pd
 import streamlit as st
 
-from engine.train import Progress, TrainResult, train_many
-
-from dashboard.ui import present as present_ui
-from dashboard.figures import train as TF
-from dashboard.state import train as TS
 from dashboard import uploads as U
-from dashboard.ui.charts import draw, guarded
+from dashboard.figures import train as TF
 from dashboard.safe import md
-from dashboard.state.explore import CACHE_TTL, Param
+from dashboard.state import train as TS
+from dashboard.state.limits import CACHE_TTL
+from dashboard.ui import present as present_ui
+from dashboard.ui.charts import draw, guarded
+from dashboard.ui.widgets import applies, param_widget
+from engine.train import Progress, TrainResult, train_many
 
 REDRAW_S = 0.5  # live charts: redraw at most twice a second (the browser needs time to draw)
 DRAW_SHARE = 0.3  # ... and spend at most about this share of the run drawing (slow machines)
@@ -58,7 +58,8 @@ def key(name: str) -> str:
 
 
 def _widget_values(s: TS.TrainSettings) -> dict:
-    return {p.name: getattr(s, TS.field_name(p.name)) for p in TS.PARAMS} | {"models": list(s.models)}
+    values = {p.name: getattr(s, TS.field_name(p.name)) for p in TS.PARAMS}
+    return {**values, "models": list(s.models)}  # a multiselect holds a list
 
 
 def init_state() -> None:
@@ -79,32 +80,15 @@ def init_state() -> None:
         ss[key(name)] = value
 
 
-def _widget(p: Param, disabled: bool) -> None:
-    k, common = key(p.name), dict(help=p.help, disabled=disabled)
-    if p.kind == "choice":
-        fmt = (lambda v: TS.TASK_TITLES.get(v, v)) if p.name == "train_task" else str
-        st.selectbox(p.label, p.choices, key=k, format_func=fmt, **common)
-    elif p.kind == "int":
-        st.number_input(p.label, min_value=int(p.lo), max_value=int(p.hi), step=int(p.step),
-                        key=k, placeholder="empty" if p.optional else None, **common)
-    else:
-        st.number_input(p.label, min_value=float(p.lo), max_value=float(p.hi), step=float(p.step),
-                        format="%g", key=k, placeholder="empty" if p.optional else None, **common)
-
-
 def settings_ui() -> tuple[TS.TrainSettings, list[str]]:
     """Every knob in the sidebar, grouped; returns the settings (and warnings for fixes)."""
     ss = st.session_state
-    values = {p.name: ss.get(key(p.name)) for p in TS.PARAMS} | {"models": ss.get(key("models"), [])}
+    values = {p.name: ss.get(key(p.name)) for p in TS.PARAMS}
     for group, title in GROUPS.items():
         with st.sidebar.expander(title, expanded=True):
-            if group == "model":
-                st.multiselect("Models (up to 3)", list(TS.MODELS), key=key("models"),
-                               max_selections=TS.MAX_MODELS, format_func=lambda k: TS.MODELS[k][0],
-                               help="Trained side by side on the same batches, from the same seed.")
             for p in (p for p in TS.PARAMS if p.group == group):
-                _widget(p, disabled=not RELEVANT.get(p.name, lambda v: True)(values))
-    values = {TS.field_name(p.name): ss[key(p.name)] for p in TS.PARAMS}
+                param_widget(p, key(p.name), disabled=not applies(p, RELEVANT, values))
+    values = {TS.field_name(p.name): ss[key(p.name)] for p in TS.PARAMS if p.name != "models"}
     models = tuple(ss[key("models")])
     warnings = []
     if not models:

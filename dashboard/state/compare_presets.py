@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import Config
-
 from dashboard.state.compare import COMPARE_VIEWS, SHARED
 from dashboard.state.presets import load_items
+from engine import Config
 
 PRESETS_FILE = Path(__file__).resolve().parents[2] / "assets" / "compare_presets.json"
 

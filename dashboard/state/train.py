@@ -4,7 +4,7 @@ URL parameters (all always written, so a link reproduces the run; the uploaded f
 of it): train_task, delay, seq_len, period, models (comma-separated keys of MODELS, at most 3),
 hidden_size, batch, forget_bias, optimizer, lr, clip, window, steps, snapshot_every, seed.
 Empty or "none" means off for clip, window and forget_bias. A bad or unknown value falls back to
-its default with a warning naming it, like the Explore page (dashboard.state.parse_value).
+its default with a warning naming it, like every page (state/schema.py's read_query).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from dashboard.state import schema
+from dashboard.state.schema import Param, read_query
 from engine import Config
 from engine.tasks import TRAIN_TASKS, train_config
 from engine.train import OPTIMIZERS
-
-from dashboard.state.explore import Param, _shown, _single, format_value, parse_value
 
 # Models a user can put side by side: the lecture's contrasts, each one Config change away.
 MODELS: dict[str, tuple[str, dict]] = {
@@ -94,13 +94,16 @@ PARAMS: tuple[Param, ...] = (
     Param("train_task", "task", "Task", "What the models learn. Delayed recall: say x_0 after D "
           "noisy steps (one long-range dependency). Adding problem: add the two marked values of "
           "a length-T sequence. Sine forecasting and your series: predict the next value.",
-          "choice", TRAIN_TASKS),
+          "choice", TRAIN_TASKS, titles=tuple(TASK_TITLES.items())),
     Param("delay", "task", "Delay D", "Delayed recall: steps between x_0 and the moment it must "
           f"be recalled (T = D + 1). Up to {MAX_T - 1}.", "int", lo=1, hi=MAX_T - 1, step=1),
     Param("seq_len", "task", "Length T", f"Adding problem, sine and series: steps per sequence "
           f"(up to {MAX_T}).", "int", lo=2, hi=MAX_T, step=1),
     Param("period", "task", "Sine period", "Sine forecasting: steps per period.", "float",
           lo=2.0, hi=1000.0, step=1.0),
+    Param("models", "model", "Models (up to 3)", "Trained side by side on the same batches, from "
+          "the same seed.", "choices", tuple(MODELS), hi=MAX_MODELS,
+          titles=tuple((k, label) for k, (label, _) in MODELS.items())),
     Param("hidden_size", "model", "Hidden size H", f"Units per model (up to {MAX_HIDDEN}).", "int",
           lo=1, hi=MAX_HIDDEN, step=1),
     Param("forget_bias", "model", "LSTM forget-gate bias", "Starts the LSTM's forget gate at "
@@ -137,43 +140,15 @@ def field_name(param: str) -> str:
     return FIELD.get(param, param)
 
 
-def parse_models(raw) -> tuple[str, ...]:
-    """'rnn_tanh,lstm' -> ('rnn_tanh', 'lstm'); ValueError says what is allowed."""
-    keys = tuple(k.strip() for k in str(raw).split(",") if k.strip())
-    bad = [k for k in keys if k not in MODELS]
-    if bad or not keys:
-        raise ValueError(f"expected 1 to {MAX_MODELS} of {list(MODELS)}, comma-separated")
-    if len(keys) > MAX_MODELS or len(set(keys)) != len(keys):
-        raise ValueError(f"expected 1 to {MAX_MODELS} different models")
-    return keys
-
-
 def from_query(query: dict) -> tuple[TrainSettings, list[str]]:
     """URL query parameters -> (settings, warnings); bad values fall back to their defaults, and
     unknown parameters are ignored with a warning naming them (`present` is every page's)."""
-    values = dataclasses.asdict(DEFAULT)
-    warnings: list[str] = []
-    for key, raw in query.items():
-        raw = _single(raw)
-        if key == "models":
-            try:
-                values["models"] = parse_models(raw)
-            except ValueError as e:
-                warnings.append(f"URL parameter models={_shown(raw)}: {e}; using the default "
-                                f"{','.join(DEFAULT.models)!r}")
-            continue
-        p = PARAM.get(key)
-        if p is None:
-            if key != "present":  # presentation mode: read by dashboard/present_ui.py
-                warnings.append(f"unknown URL parameter {key!r} (value {_shown(raw)}) ignored; "
-                                "the Train page reads " + ", ".join(["models", *PARAM]))
-            continue
-        try:
-            values[field_name(key)] = parse_value(p, raw)
-        except ValueError as e:
-            default = getattr(DEFAULT, field_name(key))
-            warnings.append(f"URL parameter {key}={_shown(raw)}: {e}; using the default {default!r}")
-    settings, more = checked(TrainSettings(**values))
+    defaults = {p.name: getattr(DEFAULT, field_name(p.name)) for p in PARAMS}
+    given, warnings = read_query(query, PARAM, defaults, ignore=("present",),
+                                 reads="the Train page reads " + ", ".join(PARAM))
+    settings = TrainSettings(**{**dataclasses.asdict(DEFAULT),
+                                **{field_name(k): v for k, v in given.items()}})
+    settings, more = checked(settings)
     return settings, warnings + [f"URL parameter {w}" for w in more]
 
 
@@ -195,9 +170,7 @@ def checked(s: TrainSettings) -> tuple[TrainSettings, list[str]]:
 
 def to_query(s: TrainSettings) -> dict[str, str]:
     """Settings -> URL query parameters (every one, so the link is exact)."""
-    q = {p.name: format_value(p, getattr(s, field_name(p.name))) for p in PARAMS}
-    q["models"] = ",".join(s.models)
-    return q
+    return schema.to_query(PARAMS, {p.name: getattr(s, field_name(p.name)) for p in PARAMS})
 
 
 def page_query(s: TrainSettings, present: bool) -> dict[str, str]:

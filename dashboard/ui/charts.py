@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.ui import present as present_ui
-from dashboard.ui.plot_component import plotly_chart
 from dashboard.figures.present import style_for_presentation
 from dashboard.safe import md
+from dashboard.ui import present as present_ui
+from dashboard.ui.plot_component import plotly_chart
 
 PLOTLY_CONFIG = {"displaylogo": False}
 # The modebar's camera downloads the plot as it is on screen (zoom included): a PNG at twice the

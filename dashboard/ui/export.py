@@ -11,16 +11,16 @@ import urllib.parse
 
 import streamlit as st
 
-from engine import Config, Trace
-
 from dashboard.export import files as X
 from dashboard.figures import plots as F
-from dashboard.ui import present as present_ui
-from dashboard.state import explore as S
-from dashboard.ui.charts import image_format_ui
 from dashboard.figures.present import style_for_presentation
 from dashboard.safe import md
+from dashboard.state import explore as S
+from dashboard.state.schema import DIRECTIONS, View
+from dashboard.ui import present as present_ui
+from dashboard.ui.charts import image_format_ui
 from dashboard.ui.widgets import set_widgets
+from engine import Config, Trace
 
 UPLOAD_COUNT = "_export_upload_n"  # bumping it gives the uploader a new key, which empties it
 RESTORED = "_export_restored"  # (message, warnings) of the last upload, shown once
@@ -57,16 +57,16 @@ def rerun_if_restored() -> None:
         st.rerun(scope="app")
 
 
-def _link(config: Config, view: S.View) -> str:
+def _link(config: Config, view: View) -> str:
     base = st.context.url or ""
     return f"{base}?{urllib.parse.urlencode(S.state_to_query(config, view))}"
 
 
-def _report(trace: Trace, view: S.View, explain: dict, url: str) -> bytes:
+def _report(trace: Trace, view: View, explain: dict, url: str) -> bytes:
     figures = X.view_figures(trace, view)
     if view.present:
         figures = [(k, style_for_presentation(f)) for k, f in figures]
-    d = S.DIRECTIONS.index(view.direction)
+    d = DIRECTIONS.index(view.direction)
     summary = [f"Loss L = {trace.loss:.4g}. |dL/dh_t| going back in time: "
                f"{F.decay_readout(trace, view.layer, d)}"]
     if view.view == "spectrum":
@@ -80,7 +80,7 @@ def _report(trace: Trace, view: S.View, explain: dict, url: str) -> bytes:
     return page.encode()
 
 
-def export_section(trace: Trace, view: S.View, explain: dict) -> None:
+def export_section(trace: Trace, view: View, explain: dict) -> None:
     """The Export expander: every download for this trace and view, and the config upload."""
     ss = st.session_state
     restored = ss.pop(RESTORED, None)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.state import explore as S
 from dashboard import theme
+from dashboard.state import explore as S
+from dashboard.state.schema import parse_value
 
 KEY = "present"  # session flag; not a widget key, so it survives pages that draw no toggle
 WIDGET = "view_present"  # the toggle's key (also its CSS class: st-key-view_present)
@@ -19,7 +20,7 @@ def presenting() -> bool:
     if KEY not in ss:
         raw = st.query_params.get("present")
         try:
-            ss[KEY] = raw is not None and S.parse_value(S.VIEW_PARAM["present"], raw) is True
+            ss[KEY] = raw is not None and parse_value(S.VIEW_PARAM["present"], raw) is True
         except ValueError:
             ss[KEY] = False
     return bool(ss[KEY])

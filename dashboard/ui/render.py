@@ -18,16 +18,15 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from engine import Config, Trace, unroll
-
 from dashboard.figures import plots as F
-from dashboard.ui import present as present_ui
-from dashboard.state import explore as S
 from dashboard.figures import views as V
-from dashboard.ui.charts import plotly_config
-from dashboard.ui.plot_component import plotly_chart
 from dashboard.figures.present import style_for_presentation
 from dashboard.safe import md
+from dashboard.state.limits import CACHE_TTL
+from dashboard.ui import present as present_ui
+from dashboard.ui.charts import plotly_config
+from dashboard.ui.plot_component import plotly_chart
+from engine import Config, Trace, unroll
 
 # torch's intra-op threads for the engine call. The unroll is a chain of small per-step matrix
 # products: a second thread saves little on an idle 2-core machine and, when anything else runs
@@ -69,7 +68,7 @@ def engine_threads():
         torch.set_num_threads(before)
 
 
-@st.cache_data(max_entries=24, ttl=S.CACHE_TTL, show_spinner=False)
+@st.cache_data(max_entries=24, ttl=CACHE_TTL, show_spinner=False)
 def view_spec(config: Config, influence: bool, jacobian: bool, name: str, layer: int,
               direction: int, sample: int, _trace: Trace) -> tuple[dict | None, list[str], int]:
     """(the view's figure as JSON with its cursor at step 0, messages for plots that failed, the

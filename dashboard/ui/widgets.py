@@ -1,13 +1,15 @@
-"""Sidebar widgets: one per knob of state.PARAMS, and the lecture presets. Thin: no maths here."""
+"""Widgets from the schema: param_widget draws any page's knob (state/schema.py's Param); the
+Explore sidebar, the view controls' keys and the preset buttons. Thin: no maths here."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from engine import Config
-
 from dashboard.state import explore as S
+from dashboard.state.limits import MAX_BATCH, MAX_HIDDEN, MAX_SEQ_LEN
 from dashboard.state.presets import Preset, load_presets
+from dashboard.state.schema import Param, View
+from engine import Config
 
 GROUP_TITLES = {"model": "Model", "initialization": "Initialization", "input": "Input",
                 "loss": "Loss"}
@@ -23,7 +25,7 @@ def view_key(name: str) -> str:
     return f"view_{name}"
 
 
-def set_widgets(config: Config, view: S.View) -> None:
+def set_widgets(config: Config, view: View) -> None:
     """Put a config and a view into the widgets (before they are drawn, or from a callback)."""
     for name, value in S.config_values(config).items():
         st.session_state[key(name)] = value
@@ -37,22 +39,36 @@ def current_values() -> dict:
     return {p.name: st.session_state[key(p.name)] for p in S.PARAMS}
 
 
-def _widget(p: S.Param, disabled: bool, on_change=None) -> None:
-    k, common = key(p.name), dict(help=p.help, disabled=disabled, on_change=on_change)
-    if p.kind == "choice":
-        st.selectbox(p.label, p.choices, key=k, **common)
+def param_widget(p: Param, key: str, *, label: str | None = None, disabled: bool = False,
+                 on_change=None) -> None:
+    """The one widget of a knob, on every page: its kind, bounds, tooltip and choice titles come
+    from p; the value lives in st.session_state[key]."""
+    label = p.label if label is None else label
+    common = dict(key=key, help=p.help, disabled=disabled, on_change=on_change)
+    titles = dict(p.titles)
+    if p.kind in ("choice", "choices"):
+        fmt = (lambda v: titles.get(v, v)) if titles else str
+        if p.kind == "choice":
+            st.selectbox(label, p.choices, format_func=fmt, **common)
+        else:
+            st.multiselect(label, p.choices, max_selections=int(p.hi), format_func=fmt, **common)
     elif p.kind == "bool":
-        st.toggle(p.label, key=k, **common)
+        st.toggle(label, **common)
     elif p.kind == "int":
-        st.number_input(p.label, min_value=int(p.lo), max_value=int(p.hi), step=int(p.step),
-                        key=k, placeholder="empty" if p.optional else None, **common)
+        st.number_input(label, min_value=int(p.lo), max_value=int(p.hi), step=int(p.step),
+                        placeholder="empty" if p.optional else None, **common)
     elif p.kind == "float":
-        st.number_input(p.label, min_value=float(p.lo), max_value=float(p.hi), step=float(p.step),
-                        format="%g", key=k, placeholder="empty" if p.optional else None, **common)
+        st.number_input(label, min_value=float(p.lo), max_value=float(p.hi), step=float(p.step),
+                        format="%g", placeholder="empty" if p.optional else None, **common)
     elif p.kind == "text":
-        st.text_input(p.label, max_chars=int(p.hi), key=k, **common)
+        st.text_input(label, max_chars=int(p.hi), **common)
     else:
         raise AssertionError(p.kind)
+
+
+def applies(p: Param, relevant: dict, values: dict) -> bool:
+    """Whether knob p matters for these values (RELEVANT); the others are greyed out."""
+    return relevant.get(p.name, lambda v: True)(values)
 
 
 def config_ui(on_change=None) -> dict:
@@ -63,17 +79,16 @@ def config_ui(on_change=None) -> dict:
     for group in S.GROUPS:
         with st.sidebar.expander(GROUP_TITLES[group], expanded=group != "loss"):
             for p in (p for p in S.PARAMS if p.group == group):
-                applies = S.RELEVANT.get(p.name, lambda v: True)(values)
-                _widget(p, disabled=not applies,
-                        on_change=None if p.name in S.RESHAPES_KNOBS else on_change)
+                param_widget(p, key(p.name), disabled=not applies(p, S.RELEVANT, values),
+                             on_change=None if p.name in S.RESHAPES_KNOBS else on_change)
             if group == "input":
-                st.caption(f"Caps for the browser's sake: T ≤ {S.MAX_SEQ_LEN}, H ≤ "
-                           f"{S.MAX_HIDDEN}, batch ≤ {S.MAX_BATCH}.")
+                st.caption(f"Caps for the browser's sake: T ≤ {MAX_SEQ_LEN}, H ≤ "
+                           f"{MAX_HIDDEN}, batch ≤ {MAX_BATCH}.")
     return current_values()
 
 
 def _apply(preset: Preset) -> None:
-    set_widgets(preset.config, S.View(view=preset.view))
+    set_widgets(preset.config, View(view=preset.view))
 
 
 def preset_buttons(title: str, presets: list, key_prefix: str, apply) -> None:
