@@ -230,17 +230,20 @@ def test_series_task_normalised():
 
 
 def test_series_task_needs_data():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'series' needs data"):
         make_task(Config(task="series", seq_len=10, device="cpu"))
 
 
-def test_device_auto_and_cuda_without_cuda():
-    """'auto' falls back to the CPU; asking for CUDA where there is none is a clear ValueError."""
+def test_device_auto_and_cuda_without_cuda(monkeypatch):
+    """'auto' falls back to the CPU; asking for CUDA where there is none is a clear ValueError.
+    The machine without CUDA is simulated, so this is checked on a GPU machine too."""
     from engine.unroll import resolve_device
 
     cfg = Config(hidden_size=4, seq_len=5, device="auto")
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert unroll(cfg, jacobian=False, influence=False).hidden.shape == (1, 5, 1, 4)
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="device.*cuda"):
-            unroll(cfg.replace(device="cuda"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto").type == "cpu"
+    assert unroll(cfg, jacobian=False, influence=False).hidden.shape == (1, 5, 1, 4)
+    with pytest.raises(ValueError, match="device.*cuda"):
+        unroll(cfg.replace(device="cuda"))
