@@ -59,9 +59,9 @@ def test_frame_specific_row(lstm_trace):
 
 def test_frame_unknown_or_missing_quantity():
     tr = unroll(small_config(cell="rnn"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown quantity 'nonsense'; known: .*'hidden'"):
         tr.frame("nonsense")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'cell' does not exist for cell 'rnn'"):
         tr.frame("cell")  # an RNN has no cell state
 
 
