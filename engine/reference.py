@@ -213,8 +213,8 @@ PARTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # one layer-direction'
 
 
 def _f64(a):
-    """A float64 numpy copy of an array or (non-grad) torch tensor."""
-    return np.array(a, dtype=np.float64)
+    """An array or (non-grad) torch tensor as float64 numpy (read only here, never written)."""
+    return np.asarray(a, dtype=np.float64)
 
 
 def _flip(a, direction):
