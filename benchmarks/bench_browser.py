@@ -123,7 +123,7 @@ def measure(pw, T: int, H: int, reps: int) -> tuple[dict, dict]:
 def engine_seconds(T: int, H: int, reps: int = 3) -> float:
     """Median time of the engine call the page makes for this size (in this process, idle)."""
     sys.path.insert(0, str(ROOT))
-    from dashboard.ui.render import engine_threads
+    from dashboard.ui.startup import engine_threads
     from engine import Config, unroll
 
     times = []

@@ -1,6 +1,6 @@
 """The Explore page's time views as single figures (pure: no Streamlit): each view's plots stacked
 on one time axis (figures.stack_figures), the values at step t as the last row of the gradient
-view. dashboard/render.py caches and draws these; dashboard/export.py puts the same figures in
+view. dashboard/ui/charts.py caches and draws these; dashboard/export/ puts the same figures in
 the HTML report.
 """
 

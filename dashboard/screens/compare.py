@@ -19,8 +19,8 @@ from dashboard.state.compare_presets import ComparePreset, load_compare_presets
 from dashboard.state.limits import CACHE_TTL, size_problem
 from dashboard.state.schema import DIRECTIONS, View, format_value
 from dashboard.ui import present as present_ui
-from dashboard.ui import render as R
 from dashboard.ui.charts import draw, guarded
+from dashboard.ui.startup import engine_threads
 from dashboard.ui.widgets import GROUP_TITLES, applies, param_widget, preset_buttons
 from engine import Config, Trace, unroll
 from engine.inputs import make_task
@@ -103,7 +103,7 @@ def compute(config: Config, data: Config) -> Trace:
     """engine.unroll of one side on the inputs and targets made from `data` (A's input knobs).
     cache_resource: every rerun shares one Trace (no pickled copy; builders never modify it)."""
     x, y = make_task(data)  # (T, B, I), (T, B, O): the same tensors for A and B
-    with R.engine_threads():  # one torch thread, as on Explore (render.ENGINE_THREADS)
+    with engine_threads():  # one torch thread, as on Explore (startup.ENGINE_THREADS)
         return unroll(config, inputs=x, targets=y, influence=False, jacobian=False,
                       adjoints=False)
 

@@ -13,9 +13,8 @@ from dashboard.state.limits import CACHE_TTL, size_problem
 from dashboard.state.schema import DIRECTIONS, View
 from dashboard.ui import export as export_ui
 from dashboard.ui import present as present_ui
-from dashboard.ui import render as R
-from dashboard.ui.charts import draw as _chart
-from dashboard.ui.charts import guarded
+from dashboard.ui.charts import draw, guarded, view_figure
+from dashboard.ui.startup import engine_threads
 from dashboard.ui.widgets import config_ui, current_values, key, presets_ui, set_widgets, view_key
 from engine import Config, Trace, unroll
 
@@ -73,7 +72,7 @@ def compute(config: Config, influence: bool, jacobian: bool) -> Trace:
     (pickling it cost 0.2 s per new run and 0.04 s per rerun at T=5000, H=256; figure builders
     never modify a Trace)."""
     # adjoints=False: the per-step BPTT tensors are never drawn here and would double the cache
-    with R.engine_threads():  # one torch thread: see render.ENGINE_THREADS
+    with engine_threads():  # one torch thread: see startup.ENGINE_THREADS
         return unroll(config, influence=influence, jacobian=jacobian, adjoints=False)
 
 
@@ -221,7 +220,7 @@ def _main_view(config: Config) -> None:
             st.caption(EXPLAIN[name])
             _draw(name, trace, where, t, view)
     if view.view != "gradient":  # the gradient view draws the values at t as its last row
-        _chart(F.vectors_figure, trace, t=t, key="fig_vectors", **where)
+        draw(F.vectors_figure, trace, t=t, key="fig_vectors", **where)
     _equations(trace, t, where)
     export_ui.export_section(trace, view, EXPLAIN)
 
@@ -248,23 +247,23 @@ def _equations(trace: Trace, t: int, where: dict) -> None:
 def _draw(name: str, trace: Trace, where: dict, t: int, view: View) -> None:
     """The figures of one view."""
     if name in ("signals", "hidden", "gates"):  # one cached figure each; the cursor is moved
-        R.draw_view(name, trace, where, t, view, key=f"fig_{name}")
+        draw(view_figure, name, trace, where, t, view, key=f"fig_{name}")
     elif name == "gradient":  # heatmap, norm and BPTT terms on one time axis
-        R.draw_view(name, trace, where, t, view, key="fig_grad")
+        draw(view_figure, name, trace, where, t, view, key="fig_grad")
         c1, c2 = st.columns(2)
         c1.toggle("Influence matrix", key=view_key("influence"),
                   help=S.VIEW_PARAM["influence"].help)
         c2.toggle("Jacobian norms ||dh_T/dh_t||", key=view_key("jacobian"),
                   help=S.VIEW_PARAM["jacobian"].help)
         if trace.influence is not None:
-            _chart(F.influence_figure, trace, cursor=t, key="fig_influence")
+            draw(F.influence_figure, trace, cursor=t, key="fig_influence")
     elif name == "spectrum":
         ld = trace.layer_index(where["layer"], where["direction"])
         trace.spectrum = spectra(trace.config, trace)  # cached per config, not redone
         st.info(trace.spectrum[ld]["verdict"])
-        _chart(F.spectrum_figure, trace, where["layer"], where["direction"], key="fig_spectrum")
+        draw(F.spectrum_figure, trace, where["layer"], where["direction"], key="fig_spectrum")
     elif name == "animate":
         speed = st.select_slider("Speed (steps per second)", SPEEDS, value=DEFAULT_SPEED,
                                  key=view_key("speed"))
-        _chart(animation_figure, [("", trace)], frame_ms=int(1000 / speed), key="fig_anim",
+        draw(animation_figure, [("", trace)], frame_ms=int(1000 / speed), key="fig_anim",
                **where)

@@ -1,17 +1,24 @@
-"""Drawing a figure on a page: one place for the Plotly config and for failures becoming messages.
+"""Drawing a figure on a page: the one drawing path, the Plotly config, and failures as messages.
 
-Every page draws through draw(), so page-wide choices (modebar buttons, presentation styling)
-are made once here and never inside the pure figure builders.
+Every chart goes through draw(build, ...): the builder (a pure figure function, or view_figure for
+Explore's cached stacked views) makes a figure, presentation mode restyles it, and the chart
+component draws it. Page-wide choices (modebar buttons, presentation styling) are made here once
+and never inside the pure figure builders.
 """
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard.figures import plots
+from dashboard.figures import views as stacked
 from dashboard.figures.present import style_for_presentation
 from dashboard.safe import md
+from dashboard.state.limits import CACHE_TTL
 from dashboard.ui import present as present_ui
 from dashboard.ui.plot_component import plotly_chart
+from engine import Config, Trace
 
 PLOTLY_CONFIG = {"displaylogo": False}
 # The modebar's camera downloads the plot as it is on screen (zoom included): a PNG at twice the
@@ -48,12 +55,43 @@ def guarded(body, hint: str) -> None:
 
 
 def draw(build, *args, key: str, **kwargs) -> None:
-    """Build one figure and draw it; a failure becomes a message, never a traceback."""
+    """Build one figure and draw it; a failure becomes a message, never a traceback. A builder
+    that returns None (it already said why) draws nothing."""
     try:
         fig = build(*args, **kwargs)
-        if present_ui.presenting():
+        if fig is not None and present_ui.presenting():
             fig = style_for_presentation(fig)
     except Exception as e:  # noqa: BLE001 - the page must stay up whatever a builder hits
         st.error(f"Could not draw this plot ({build.__name__}): {type(e).__name__}: {md(str(e))}")
         return
-    plotly_chart(fig, key=key, config=plotly_config(key))
+    if fig is not None:
+        plotly_chart(fig, key=key, config=plotly_config(key))
+
+
+@st.cache_data(max_entries=24, ttl=CACHE_TTL, show_spinner=False)
+def view_spec(config: Config, influence: bool, jacobian: bool, name: str, layer: int,
+              direction: int, sample: int, _trace: Trace) -> tuple[dict | None, list[str], int]:
+    """(the view's figure as JSON with its cursor at step 0, messages for plots that failed, the
+    row of its values-at-t plot or 0). Keyed by what the trace was computed from and the view:
+    built once, whatever the cursor (figures/views.py)."""
+    return stacked.build_view(name, _trace, layer, direction, sample)
+
+
+def view_figure(name: str, trace: Trace, where: dict, t: int, view) -> go.Figure | None:
+    """An Explore time view (its plots stacked on one time axis) with the time cursor at t: the
+    cached figure with its cursor lines moved and its values-at-t row rebuilt. A plot that failed
+    is a message; the others draw."""
+    spec, errors, values_row = view_spec(trace.config, view.influence, view.jacobian, name,
+                                         where["layer"], where["direction"], where["sample"], trace)
+    for e in errors:
+        st.error(md(e))
+    if spec is None:
+        return None
+    try:  # the values at t: the one part a cursor move rebuilds; the lines move to t
+        return stacked.with_cursor(spec, values_row, trace, where, t)
+    except Exception as e:  # noqa: BLE001 - the rest of the figure still draws
+        if not values_row:  # nothing was rebuilt: not a failing plot, a failing page
+            raise
+        st.error(f"Could not draw this plot (vectors_figure): {type(e).__name__}: {md(str(e))}")
+        return stacked.with_cursor(plots.replace_row(spec, values_row, go.Figure()), 0, trace,
+                                   where, t)

@@ -9,7 +9,8 @@ updates it with a single Plotly.react; the figure JSON is the same one st.plotly
 
 Plotly.js itself is the copy shipped with the plotly Python package (so it always matches the
 JSON plotly.py writes), served once per page by Streamlit's static file serving from
-dashboard/static/ (server.enableStaticServing, set in .streamlit/config.toml and by dev.py).
+dashboard/static/ (server.enableStaticServing, set in .streamlit/config.toml and by dev.py),
+copied there by ui/startup.py when the server starts.
 """
 
 from __future__ import annotations
@@ -82,5 +83,3 @@ def plotly_chart(fig: go.Figure, *, key: str, config: dict) -> None:
     """Draw fig full width under this key; the next run's figure for the key redraws it in place."""
     _chart(data=payload(fig, config, key), key=key, width="stretch")
 
-
-install_plotly_js()  # once per server process (a module body runs once)
