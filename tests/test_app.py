@@ -48,6 +48,11 @@ def test_default_page():
     at.session_state["equations_open"] = True  # what opening the section does
     (eq,) = ok(at.run()).latex
     assert r"\|h_t\|" in eq.value and r"\delta" in eq.value, "the cell's equations at the cursor"
+    pointer = " ".join(c.value for c in at.caption)
+    assert "engine/reference.py" in pointer and "`rnn_step_back`" in pointer, "where to read it"
+    from engine import reference
+
+    assert callable(reference.rnn_step) and callable(reference.rnn_step_back)
     at.slider(key="view_t").set_value(3)
     assert ok(at.run()).latex[0].value != eq.value, "the numbers follow the time cursor"
 

@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pytest
 
-from dashboard.export import files as X
 from dashboard import uploads as U
+from dashboard.export import files as X
 from engine import Config
 
 ROWS_1E6 = "\n".join(["t,price"] + [f"{i},{i * 0.5}" for i in range(1_000_000)]).encode()

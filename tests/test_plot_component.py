@@ -9,8 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly_decode import decode
 
-from dashboard.ui import plot_component as PC
 from dashboard import theme
+from dashboard.ui import plot_component as PC
 
 
 def _figure() -> go.Figure:

@@ -8,15 +8,15 @@ import numpy as np
 import plotly.colors as pc
 import pytest
 from apptest_support import chart_specs
-from oracle import small_config
 from markdown_text import plain
+from oracle import small_config
 from plotly_decode import spec
 from streamlit.testing.v1 import AppTest
 
+from dashboard import theme
 from dashboard.export import files as X
 from dashboard.figures import present as P
 from dashboard.state import explore as S
-from dashboard import theme
 from engine import unroll
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")

@@ -237,6 +237,10 @@ def _equations(trace: Trace, t: int, where: dict) -> None:
     if not box.open:
         return
     with box:
+        cell = trace.config.cell
+        st.caption(f"The same maths in plain Python, one line per equation: `engine/reference.py`, "
+                   f"`{cell}_step` (forward) and `{cell}_step_back` (backward: dL/dh_t, every "
+                   "gate's adjoint, the step's term of dL/dW).")
         try:  # one KaTeX element: cheaper to redraw than one per line
             lines = equations.cell_equations(trace, t=t, **where)
             st.latex(r"\begin{gathered}" + r" \\[4pt] ".join(lines) + r"\end{gathered}")
