@@ -107,6 +107,17 @@ MODEL_COLORS = ("#1f77b4", "#d62728", "#2ca02c")
 BASELINE_COLOR = "#7f7f7f"  # trivial-baseline lines beside the loss curves
 THRESHOLD_COLOR = "#ff7f0e"  # the clipping threshold and the radius-1 line
 
+# ---- the offline HTML report (dashboard/export/report.py): its page colours --------------------
+# A light page whatever the dashboard's theme: a report is printed or opened as a handout.
+REPORT_COLORS = {
+    "text": "#1a1a1a",
+    "muted": "#555",  # the link, the query and the footer
+    "explain_fill": "#f4f6f8", "explain_edge": "#1f77b4",  # the view's explanation
+    "flag_fill": "#fdecea", "flag_edge": "#d62728",  # numerical trouble
+    "note_fill": "#eef4fb", "note_edge": "#7f7f7f",  # the engine's notes on the run
+    "table_rule": "#ddd",  # the configuration and view tables
+}
+
 # The template of every chart drawn on the pages (dashboard/plot_component.py), in place of the
 # 7 kB Plotly default each figure carries: colour bars without outline or ticks (as Plotly's
 # default draws them), a bold title. The browser adds the page's font, text and grid colours

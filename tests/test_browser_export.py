@@ -12,7 +12,7 @@ import pytest
 from browser_support import ARTIFACTS, CHROMIUM, IDLE, MISSING, launch, streamlit_app, wait_settled
 from oracle import small_config
 
-from dashboard.export import files as X
+from dashboard.export import config_file, report
 from dashboard.state import explore as S
 from engine import unroll
 
@@ -49,9 +49,10 @@ def test_html_report_renders_offline(pw, tmp_path):
     trace = unroll(small_config(cell="lstm", seq_len=30, hidden_size=8, task="sentence",
                                 text="one <b>two</b> three " * 4))
     view = S.View(view="gradient")
-    figures = X.view_figures(trace, view)  # |dL/dh_t|, its norm, BPTT terms, influence, values at t
+    # |dL/dh_t|, its norm, BPTT terms, influence, values at t
+    figures = report.view_figures(trace, view)
     assert len(figures) == 2  # the stacked gradient view and the influence matrix
-    page_html = X.report_html(figures, trace.config, view=view,
+    page_html = report.report_html(figures, trace.config, view=view,
                               explanations=[("Gradient", "dL/dh_t <i>through</i> time")],
                               url="http://127.0.0.1:8501/?cell=lstm")
     path = tmp_path / "report.html"
@@ -149,7 +150,7 @@ def test_config_upload_restores_the_view(app, tmp_path):
     config = small_config(cell="gru", hidden_size=6, seq_len=33, seed=5, device="auto",
                           text="to be or not")
     path = tmp_path / "view.json"
-    path.write_text(X.config_json(config, S.View(view="hidden", t=7)))
+    path.write_text(config_file.config_json(config, S.View(view="hidden", t=7)))
     open_export(page)
     upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     upload.set_input_files(str(path))
@@ -164,16 +165,17 @@ def test_config_upload_restores_the_view(app, tmp_path):
     # downloads work in the browser: the script is built only when clicked (deferred)
     with page.expect_download() as dl:
         page.locator(".st-key-export_snippet").get_by_role("button").click()
-    script = open(dl.value.path()).read()
-    assert dl.value.suggested_filename == f"{X.file_stem(config)}.py"
-    compile(script, "script.py", "exec")
-    assert "'cell': 'gru'" in script and "'seq_len': 33" in script
+    source = open(dl.value.path()).read()
+    assert dl.value.suggested_filename == f"{config_file.file_stem(config)}.py"
+    compile(source, "script.py", "exec")
+    assert "'cell': 'gru'" in source and "'seq_len': 33" in source
     with page.expect_download() as dl:
         page.locator(".st-key-export_config").get_by_role("button").click()
-    assert X.load_config_json(open(dl.value.path(), "rb").read())[0] == config
+    assert config_file.load_config_json(open(dl.value.path(), "rb").read())[0] == config
 
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"format": X.FORMAT, "version": 1, "config": {"cell": "tree"}}))
+    bad.write_text(json.dumps({"format": config_file.FORMAT, "version": 1,
+                               "config": {"cell": "tree"}}))
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
     page.get_by_text("config file: config.cell = 'tree'").wait_for()
     assert "cell=gru" in page.url, "a bad file changes nothing"

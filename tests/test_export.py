@@ -1,4 +1,4 @@
-"""dashboard/export.py: data files equal the Trace, config files round-trip and reject bad input
+"""dashboard/export/: data files equal the Trace, config files round-trip and reject bad input
 with a clear message, the PyTorch script reproduces the engine, the HTML report is escaped."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from oracle import small_config
 
-from dashboard.export import files as X
+from dashboard.export import config_file, report, script, tables
 from dashboard.state import explore as S
 from engine import Config, unroll
 
@@ -26,40 +26,40 @@ def lstm_trace():
 
 def test_csv_round_trip_is_exact(lstm_trace):
     for name in ("hidden", "grad_hidden", "gates.f", "inputs"):
-        back = pd.read_csv(io.BytesIO(X.csv_bytes(lstm_trace, name)))
+        back = pd.read_csv(io.BytesIO(tables.csv_bytes(lstm_trace, name)))
         ref = lstm_trace.frame(name)
         assert list(back.columns) == list(ref.columns)
         assert np.array_equal(back["value"].to_numpy(), ref["value"].to_numpy()), name
         assert np.array_equal(back["t"].to_numpy(), ref["t"].to_numpy())
-    hidden = pd.read_csv(io.BytesIO(X.csv_bytes(lstm_trace, "hidden")))
+    hidden = pd.read_csv(io.BytesIO(tables.csv_bytes(lstm_trace, "hidden")))
     grid = hidden.set_index(["layer", "direction", "t", "sample", "unit"])["value"]
     assert grid.loc[(1, 1, 3, 1, 2)] == lstm_trace.hidden[lstm_trace.layer_index(1, 1), 3, 1, 2]
 
 
 def test_parquet_round_trip_equals_the_frame(lstm_trace):
-    back = pd.read_parquet(io.BytesIO(X.parquet_bytes(lstm_trace, "grad_cell")))
+    back = pd.read_parquet(io.BytesIO(tables.parquet_bytes(lstm_trace, "grad_cell")))
     pd.testing.assert_frame_equal(back, lstm_trace.frame("grad_cell"))
 
 
 def test_one_file_holds_every_quantity(lstm_trace):
-    df = pd.read_parquet(io.BytesIO(X.parquet_bytes(lstm_trace)))
-    assert list(df["quantity"].unique()) == X.quantities(lstm_trace)
+    df = pd.read_parquet(io.BytesIO(tables.parquet_bytes(lstm_trace)))
+    assert list(df["quantity"].unique()) == tables.quantities(lstm_trace)
     assert {"gates.i", "gates.f", "gates.g", "gates.o", "cell", "grad_cell"} <= set(df["quantity"])
     g = df[df["quantity"] == "grad_hidden"]["value"].to_numpy()
     assert np.array_equal(g, lstm_trace.grad_hidden.reshape(-1))
     rnn = unroll(small_config())
-    assert "cell" not in X.quantities(rnn) and "act_deriv" in X.quantities(rnn)
+    assert "cell" not in tables.quantities(rnn) and "act_deriv" in tables.quantities(rnn)
 
 
 def test_zip_has_every_quantity_and_the_config(lstm_trace):
     view = S.View(view="gates", layer=1, direction="reverse", t=2)
-    data = X.zip_bytes(lstm_trace, view)
-    assert data == X.zip_bytes(lstm_trace, view), "the same trace gives the same bytes"
+    data = tables.zip_bytes(lstm_trace, view)
+    assert data == tables.zip_bytes(lstm_trace, view), "the same trace gives the same bytes"
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         names = set(z.namelist())
-        assert names == ({f"{q}.csv" for q in X.quantities(lstm_trace)}
+        assert names == ({f"{q}.csv" for q in tables.quantities(lstm_trace)}
                          | {"step_loss.csv", "weight_grad_terms.csv", "config.json"})
-        assert X.load_config_json(z.read("config.json")) == (lstm_trace.config, view, [])
+        assert config_file.load_config_json(z.read("config.json")) == (lstm_trace.config, view, [])
         terms = pd.read_csv(z.open("weight_grad_terms.csv"))
         w = terms[terms["weight"] == "weight_hh_l1_reverse"]["value"].to_numpy()
         assert np.array_equal(w, lstm_trace.weight_grad_terms["weight_hh_l1_reverse"])
@@ -79,39 +79,40 @@ ODD = Config(cell="lstm", hidden_size=17, num_layers=2, bidirectional=True, seq_
                  present=True)),
 ])
 def test_config_json_round_trip(config, view):
-    text = X.config_json(config, view)
+    text = config_file.config_json(config, view)
     doc = json.loads(text)
-    assert doc["format"] == X.FORMAT and doc["version"] == X.FORMAT_VERSION
-    assert X.load_config_json(text.encode()) == (config, view, [])
+    assert doc["format"] == config_file.FORMAT and doc["version"] == config_file.FORMAT_VERSION
+    assert config_file.load_config_json(text.encode()) == (config, view, [])
 
 
 def test_missing_fields_take_defaults_and_a_view_is_fitted():
-    doc = {"format": X.FORMAT, "version": 1, "config": {"cell": "gru", "sigma": 2},
+    doc = {"format": config_file.FORMAT, "version": 1, "config": {"cell": "gru", "sigma": 2},
            "view": {"layer": 3}}
-    config, view, warnings = X.load_config_json(json.dumps(doc))
+    config, view, warnings = config_file.load_config_json(json.dumps(doc))
     assert config == Config(cell="gru", sigma=2.0) and isinstance(config.sigma, float)
     assert view.layer == 0 and "layer=3" in warnings[0]
 
 
 def _doc(**config) -> str:
-    return json.dumps({"format": X.FORMAT, "version": 1, "config": config})
+    return json.dumps({"format": config_file.FORMAT, "version": 1, "config": config})
 
 
 BAD = {
     "not json": (b"{cell: lstm", "not valid JSON"),
     "not utf-8": (b"\xff\xfe{}", "not UTF-8"),
     "a list": (b"[1, 2]", "expected a JSON object"),
-    "too large": (b" " * (X.MAX_CONFIG_BYTES + 1), "too large"),
+    "too large": (b" " * (config_file.MAX_CONFIG_BYTES + 1), "too large"),
     "deeply nested": (b"[" * 30_000 + b"]" * 30_000, "nested too deeply"),
     "nested value": (_doc(hidden_size={"a": {"b": 1}}).encode(), "nested too deeply"),
-    "unknown top key": (json.dumps({"format": X.FORMAT, "version": 1, "config": {},
+    "unknown top key": (json.dumps({"format": config_file.FORMAT, "version": 1, "config": {},
                                     "evil": 1}).encode(), "unknown key(s) ['evil']"),
     "wrong format": (json.dumps({"format": "pickle", "version": 1, "config": {}}).encode(),
                      "format"),
-    "future version": (json.dumps({"format": X.FORMAT, "version": 99, "config": {}}).encode(),
-                       "version 99"),
-    "no config": (json.dumps({"format": X.FORMAT, "version": 1}).encode(), "no \"config\""),
-    "config not an object": (json.dumps({"format": X.FORMAT, "version": 1,
+    "future version": (json.dumps({"format": config_file.FORMAT, "version": 99,
+                                   "config": {}}).encode(), "version 99"),
+    "no config": (json.dumps({"format": config_file.FORMAT, "version": 1}).encode(),
+                  "no \"config\""),
+    "config not an object": (json.dumps({"format": config_file.FORMAT, "version": 1,
                                          "config": [1]}).encode(), "must be an object"),
     "unknown field": (_doc(colour="blue").encode(), "unknown config field(s) ['colour']"),
     "string for int": (_doc(hidden_size="32").encode(), "config.hidden_size = '32'"),
@@ -127,7 +128,7 @@ BAD = {
                                    "Config.delay"),
     "too big for the page": (_doc(seq_len=5000, hidden_size=512, batch_size=4).encode(),
                              "dashboard stops at"),
-    "bad view": (json.dumps({"format": X.FORMAT, "version": 1, "config": {},
+    "bad view": (json.dumps({"format": config_file.FORMAT, "version": 1, "config": {},
                              "view": {"view": "3d"}}).encode(), "view.view = '3d'"),
 }
 
@@ -135,8 +136,8 @@ BAD = {
 @pytest.mark.parametrize("case", BAD, ids=list(BAD))
 def test_bad_config_files_raise_a_clear_error(case):
     data, piece = BAD[case]
-    with pytest.raises(X.ConfigFileError) as err:
-        X.load_config_json(data)
+    with pytest.raises(config_file.ConfigFileError) as err:
+        config_file.load_config_json(data)
     assert str(err.value).startswith("config file:") and piece in str(err.value), str(err.value)
 
 
@@ -184,7 +185,7 @@ def test_snippet_reproduces_the_engine(tmp_path):
     traces, paths = {}, []
     for case, kw in SNIPPET_CASES.items():
         trace = unroll(small_config(hidden_size=5, seq_len=9, batch_size=2, **kw))
-        src = X.snippet(trace)
+        src = script.snippet(trace)
         assert "import engine" not in src and "from engine" not in src
         path = tmp_path / f"{case}.py"
         path.write_text(src)
@@ -213,14 +214,34 @@ def test_snippet_reproduces_the_engine(tmp_path):
 def test_snippet_quotes_any_text_and_caps_its_size(monkeypatch):
     text = 'a """ b \\N{x} \' c\n d'
     trace = unroll(small_config(task="sentence", text=text, seq_len=6))
-    src = X.snippet(trace)
+    src = script.snippet(trace)
     scope: dict = {}
     exec(compile(src, "snippet.py", "exec"), scope)  # defines, does not run main()
     assert scope["CONFIG"]["text"] == text
     assert scope["CONFIG"] == trace.config.to_dict()
-    monkeypatch.setattr(X, "MAX_SNIPPET_VALUES", X.snippet_size(trace) - 1)
+    monkeypatch.setattr(script, "MAX_SNIPPET_VALUES", script.snippet_size(trace) - 1)
     with pytest.raises(ValueError, match="cap"):
-        X.snippet(trace)
+        script.snippet(trace)
+
+
+def test_script_template_is_python_and_every_placeholder_is_filled():
+    source = script.template()
+    compile(source, "script_template.py", "exec")  # the template itself parses, placeholders and all
+    names = {a or b for a, b in script.PLACEHOLDER.findall(source)}
+    assert names == {"TITLE", "SEED", "QUERY", "STEM", "CONFIG", "WEIGHTS", "INPUTS",
+                     "INPUTS_SHAPE", "TARGETS", "TARGETS_SHAPE"}
+    trace = unroll(small_config(task="sentence", text="say @@WEIGHTS@@ @@SEED@@", seq_len=6))
+    src = script.snippet(trace)
+    assert src.startswith('"""Unrolled, reproduced with plain PyTorch: RNN (tanh)')
+    assert "@@" not in src.replace("say @@WEIGHTS@@ @@SEED@@", ""), "one pass: user text is kept"
+    assert "---- the script ----" not in src, "the template's header comment is not copied"
+    with pytest.raises(ValueError, match="nothing given for @@SEED@@"):
+        script.fill("@@SEED@@", {}, {})
+    with pytest.raises(ValueError, match="do not match"):
+        script.fill('x = "@@A@@"', {"A": "1", "B": "2"}, {})
+    with pytest.raises(ValueError, match="quote"):
+        script.fill('"""@@T@@"""', {}, {"T": 'a """ b'})
+    assert script.fill('x = "@@A@@"  # @@T@@', {"A": "{1: 2}"}, {"T": "t"}) == "x = {1: 2}  # t"
 
 
 # ---------------------------------------------------------------- the HTML report
@@ -231,12 +252,12 @@ def test_report_is_self_contained_escaped_and_reproducible():
     config = small_config(task="sentence", text=f"hello {payload} world", seq_len=6)
     trace = unroll(config)
     view = S.View(view="signals")
-    figs = X.view_figures(trace, view)
+    figs = report.view_figures(trace, view)
     assert [k for k, _ in figs] == ["signals", "vectors"]
-    page = X.report_html(figs, config, view=view, explanations=[("Signals", f"look {payload}")],
-                         url=f"http://127.0.0.1/?text={payload}")
-    assert page == X.report_html(figs, config, view=view, explanations=[("Signals", f"look {payload}")],
-                                 url=f"http://127.0.0.1/?text={payload}"), "same view, same bytes"
+    kw = dict(view=view, explanations=[("Signals", f"look {payload}")],
+              url=f"http://127.0.0.1/?text={payload}")
+    page = report.report_html(figs, config, **kw)
+    assert page == report.report_html(figs, config, **kw), "same view, same bytes"
     assert payload not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     import plotly.offline
 
@@ -255,7 +276,7 @@ def test_report_is_self_contained_escaped_and_reproducible():
 ])
 def test_view_figures_follow_the_page(view_name, keys):
     trace = unroll(small_config(cell="lstm"))
-    assert [k for k, _ in X.view_figures(trace, S.View(view=view_name))] == keys
+    assert [k for k, _ in report.view_figures(trace, S.View(view=view_name))] == keys
 
 
 def test_view_figures_are_the_figures_the_page_draws():
@@ -276,5 +297,5 @@ def test_view_figures_are_the_figures_the_page_draws():
         at.run()
         assert not at.exception
         page = [s["layout"]["title"]["text"] for s in chart_specs(at)]
-        ours = [fig.layout.title.text for _, fig in X.view_figures(trace, S.View(view=view))]
+        ours = [fig.layout.title.text for _, fig in report.view_figures(trace, S.View(view=view))]
         assert ours and page == ours, view

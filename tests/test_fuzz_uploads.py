@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from dashboard import uploads as U
-from dashboard.export import files as X
+from dashboard.export import config_file
 from engine import Config
 
 ROWS_1E6 = "\n".join(["t,price"] + [f"{i},{i * 0.5}" for i in range(1_000_000)]).encode()
@@ -59,7 +59,7 @@ MESSY_CSV: dict[str, tuple[bytes, int]] = {  # name -> (file, expected dropped c
 
 
 def _bad_json() -> dict[str, bytes]:
-    good = json.loads(X.config_json(Config()))
+    good = json.loads(config_file.config_json(Config()))
     deep: object = 1
     for _ in range(200):
         deep = {"a": deep}
@@ -141,13 +141,13 @@ def test_a_latin1_file_with_numbers_is_read():
 @pytest.mark.parametrize("name", list(_bad_json()))
 def test_bad_config_json_is_refused_whole(name):
     data = _bad_json()[name]
-    with pytest.raises(X.ConfigFileError) as e:
-        X.load_config_json(data)  # raises before returning anything: nothing half-applied
+    with pytest.raises(config_file.ConfigFileError) as e:
+        config_file.load_config_json(data)  # raises before returning anything: nothing half-applied
     _clear(str(e.value))
 
 
 def test_good_config_json_still_loads():
-    data = X.config_json(Config(cell="gru", seed=3))
-    config, _, warnings = X.load_config_json(data)
+    data = config_file.config_json(Config(cell="gru", seed=3))
+    config, _, warnings = config_file.load_config_json(data)
     assert config.cell == "gru" and config.seed == 3 and not warnings
     assert math.isfinite(config.sigma)

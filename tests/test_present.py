@@ -14,7 +14,7 @@ from plotly_decode import spec
 from streamlit.testing.v1 import AppTest
 
 from dashboard import theme
-from dashboard.export import files as X
+from dashboard.export import report
 from dashboard.figures import present as P
 from dashboard.state import explore as S
 from engine import unroll
@@ -31,7 +31,7 @@ def traces():
 def _all(traces):
     """Every figure of every view, freshly built: name -> figure."""
     return {f"{cell}-{key}": fig for cell, trace in traces.items() for view in S.VIEWS
-            for key, fig in X.view_figures(trace, S.View(view=view))}
+            for key, fig in report.view_figures(trace, S.View(view=view))}
 
 
 def _scale(tr) -> list:

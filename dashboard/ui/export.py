@@ -1,5 +1,5 @@
 """The Export section of a page: downloads (CSV, Parquet, zip, config JSON, PyTorch script, HTML
-report) and the config upload that restores a view. Thin: the bytes come from dashboard/export.py.
+report) and the config upload that restores a view. Thin: the bytes come from dashboard/export/.
 
 Every download is built only when clicked (st.download_button's deferred callable) from the trace
 the page already holds, which the URL's config reproduces: the same link gives the same file.
@@ -11,7 +11,7 @@ import urllib.parse
 
 import streamlit as st
 
-from dashboard.export import files as X
+from dashboard.export import config_file, report, script, tables
 from dashboard.figures import plots as F
 from dashboard.figures.present import style_for_presentation
 from dashboard.safe import md
@@ -39,8 +39,8 @@ def _restore() -> None:
     if file is None:
         return
     try:
-        config, view, warnings = X.load_config_json(file.getvalue())
-    except X.ConfigFileError as e:
+        config, view, warnings = config_file.load_config_json(file.getvalue())
+    except config_file.ConfigFileError as e:
         ss[RESTORED] = ("error", str(e), [])
         return
     set_widgets(config, view)
@@ -63,7 +63,7 @@ def _link(config: Config, view: View) -> str:
 
 
 def _report(trace: Trace, view: View, explain: dict, url: str) -> bytes:
-    figures = X.view_figures(trace, view)
+    figures = report.view_figures(trace, view)
     if view.present:
         figures = [(k, style_for_presentation(f)) for k, f in figures]
     d = DIRECTIONS.index(view.direction)
@@ -74,7 +74,7 @@ def _report(trace: Trace, view: View, explain: dict, url: str) -> bytes:
     flags = F.flag_lines(trace)
     warnings = ["Numerical trouble (non-finite cells are drawn in magenta): " + "; ".join(flags)
                 ] if flags else []
-    page = X.report_html(figures, trace.config, view=view,
+    page = report.report_html(figures, trace.config, view=view,
                          explanations=[(S.VIEW_TITLES[view.view], explain.get(view.view, ""))],
                          summary=summary, warnings=warnings, notes=trace.notes, url=url)
     return page.encode()
@@ -85,7 +85,7 @@ def export_section(trace: Trace, view: View, explain: dict) -> None:
     ss = st.session_state
     restored = ss.pop(RESTORED, None)
     config = trace.config
-    stem = X.file_stem(config)
+    stem = config_file.file_stem(config)
     if restored is not None:
         ss[EXPANDER] = True  # open, to show what the upload did
     box = st.expander("Export: data, config, PyTorch script, report", key=EXPANDER,
@@ -102,36 +102,36 @@ def export_section(trace: Trace, view: View, explain: dict) -> None:
                    "gives the same file. Plots also download one by one from the camera in their "
                    "toolbar (hover a plot), as PNG or SVG:")
         image_format_ui()
-        names = X.quantities(trace)
+        names = tables.quantities(trace)
         c1, c2, c3, c4 = st.columns([2, 1, 1, 2], vertical_alignment="bottom")
         what = c1.selectbox("Quantity (tidy: layer, direction, t, sample, unit, value)",
                             ["all quantities"] + names, key="export_quantity")
         name = None if what == "all quantities" else what
         part = "all" if name is None else name.replace(".", "_")
-        c2.download_button("CSV", lambda: X.csv_bytes(trace, name), f"{stem}_{part}.csv",
+        c2.download_button("CSV", lambda: tables.csv_bytes(trace, name), f"{stem}_{part}.csv",
                            "text/csv", key="export_csv", on_click="ignore",
                            icon=":material/table:")
-        c3.download_button("Parquet", lambda: X.parquet_bytes(trace, name),
+        c3.download_button("Parquet", lambda: tables.parquet_bytes(trace, name),
                            f"{stem}_{part}.parquet", "application/vnd.apache.parquet",
                            key="export_parquet", on_click="ignore", icon=":material/table:")
         c4.download_button("Zip: every quantity (CSV) + config.json",
-                           lambda: X.zip_bytes(trace, view), f"{stem}.zip", "application/zip",
+                           lambda: tables.zip_bytes(trace, view), f"{stem}.zip", "application/zip",
                            key="export_zip", on_click="ignore", icon=":material/folder_zip:")
         c1, c2, c3 = st.columns(3)
-        c1.download_button("Config (JSON)", X.config_json(config, view), f"{stem}.json",
+        c1.download_button("Config (JSON)", config_file.config_json(config, view), f"{stem}.json",
                            "application/json", key="export_config", on_click="ignore",
                            icon=":material/settings:", help="Load it back below to restore "
                            "this exact view.")
-        n = X.snippet_size(trace)
-        if n <= X.MAX_SNIPPET_VALUES:
-            c2.download_button("PyTorch script (.py)", lambda: X.snippet(trace).encode(),
+        n = script.snippet_size(trace)
+        if n <= script.MAX_SNIPPET_VALUES:
+            c2.download_button("PyTorch script (.py)", lambda: script.snippet(trace).encode(),
                                f"{stem}.py", "text/x-python", key="export_snippet",
                                on_click="ignore", icon=":material/code:",
                                help="Plain torch.nn with the same weights and inputs (embedded): "
                                "recomputes h_t and dL/dh_t with autograd and prints their norms.")
         else:
             c2.caption(f"PyTorch script: {n:,} values to embed is above its cap of "
-                       f"{X.MAX_SNIPPET_VALUES:,}; lower H, T or the batch.")
+                       f"{script.MAX_SNIPPET_VALUES:,}; lower H, T or the batch.")
         url = _link(config, view)
         c3.download_button("HTML report (offline)",
                            lambda: _report(trace, view, explain, url), f"{stem}_{view.view}.html",
@@ -141,5 +141,5 @@ def export_section(trace: Trace, view: View, explain: dict) -> None:
                            "file that opens without a network: for lecture handouts.")
         st.file_uploader("Load a config (JSON) to restore its view", type=["json"],
                          key=_upload_key(), on_change=_restore,
-                         max_upload_size=1, help=f"At most {X.MAX_CONFIG_BYTES:,} bytes; a file "
-                         "is applied whole or not at all.")
+                         max_upload_size=1, help=f"At most {config_file.MAX_CONFIG_BYTES:,} "
+                         "bytes; a file is applied whole or not at all.")

@@ -1,0 +1,104 @@
+"""The reproducible PyTorch script: script_template.py (plain torch.nn + autograd, readable and
+linted) filled in with one run's config, weights, inputs and targets. Pure, no Streamlit.
+
+The template marks each generated part with a placeholder @@NAME@@: in code a string literal
+"@@NAME@@" (replaced, quotes included, by a Python expression built here from repr and base64),
+in the docstring bare text (replaced by text that cannot end the docstring). fill() replaces every
+placeholder in one pass and insists that each is given exactly once, so no user text is ever read
+as a placeholder and no part is left empty.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+
+from dashboard.export.config_file import file_stem
+from dashboard.state import explore
+from engine import Trace
+
+MAX_SNIPPET_VALUES = 1_000_000  # weights + inputs + targets embedded in the script (~11 MB of text)
+TEMPLATE_PATH = Path(__file__).with_name("script_template.py")
+TEMPLATE_START = "# ---- the script ----\n"  # the template's header comment ends at this line
+PLACEHOLDER = re.compile(r'"@@([A-Z_]+)@@"|@@([A-Z_]+)@@')  # group 1: in code; group 2: in text
+
+
+def template() -> str:
+    """The script's source with its placeholders (the template file below its header comment)."""
+    return TEMPLATE_PATH.read_text(encoding="utf-8").split(TEMPLATE_START, 1)[1]
+
+
+def fill(source: str, code: dict[str, str], text: dict[str, str]) -> str:
+    """source with each "@@NAME@@" literal replaced by the expression code[NAME] and each bare
+    @@NAME@@ by text[NAME], in one pass (a value is never scanned again). Every placeholder must
+    be given and every value used; a text value may hold no quote, backslash or newline."""
+    for name, value in text.items():
+        if re.search(r'["\\\n]', value):
+            raise ValueError(f"script template: text for @@{name}@@ may not hold a quote, a "
+                             f"backslash or a newline, got {value!r}")
+    used: list[str] = []
+
+    def value(m: re.Match) -> str:
+        name, table = (m.group(1), code) if m.group(1) else (m.group(2), text)
+        if name not in table:
+            raise ValueError(f"script template: nothing given for @@{name}@@ "
+                             f"({'code' if table is code else 'text'})")
+        used.append(name)
+        return table[name]
+
+    out = PLACEHOLDER.sub(value, source)
+    if sorted(used) != sorted({**code, **text}):
+        raise ValueError(f"script template: placeholders {sorted(used)} do not match the parts "
+                         f"given, {sorted({**code, **text})}")
+    return out
+
+
+def b64_literal(a: np.ndarray) -> str:
+    """float64 little-endian bytes, base64, as a parenthesised string literal (96 characters a
+    line, indented to sit as an argument inside a function)."""
+    s = base64.b64encode(np.ascontiguousarray(a, dtype="<f8").tobytes()).decode()
+    lines = [s[i:i + 96] for i in range(0, len(s), 96)] or [""]
+    return "(\n" + "\n".join(f'        "{line}"' for line in lines) + "\n    )"
+
+
+def dict_literal(d: dict) -> str:
+    """A dict of plain values as Python source, one field a line (repr quotes every string)."""
+    body = "".join(f"    {k!r}: {v!r},\n" for k, v in d.items())
+    return "{\n" + body + "}"
+
+
+def snippet_size(trace: Trace) -> int:
+    """How many values the script would embed (weights, inputs and targets)."""
+    return sum(w.size for w in trace.weights.values()) + trace.inputs.size + trace.targets.size
+
+
+def snippet(trace: Trace) -> str:
+    """A standalone PyTorch script (torch + numpy only) that rebuilds this exact model and data,
+    recomputes h_t and dL/dh_t with autograd, and prints |h_t| and |dL/dh_t| per step. The
+    weights and inputs are embedded, so it reproduces them exactly; above MAX_SNIPPET_VALUES
+    values it raises a ValueError saying so."""
+    n = snippet_size(trace)
+    if n > MAX_SNIPPET_VALUES:
+        raise ValueError(f"the script embeds the weights and inputs: {n:,} values is above its "
+                         f"cap of {MAX_SNIPPET_VALUES:,}; lower H, T, the batch or the layers")
+    c = trace.config
+    weights = "".join(f"        {k!r}: load({b64_literal(v)}, {tuple(v.shape)!r}),\n"
+                      for k, v in trace.weights.items())
+    title = f"{c.cell.upper()}" + (f" ({c.activation})" if c.cell == "rnn" else "")
+    title += f", H={c.hidden_size}, T={trace.inputs.shape[0]}, loss {c.loss!r}"
+    code = {
+        "CONFIG": dict_literal(c.to_dict()),
+        "WEIGHTS": "{\n" + weights + "    }",  # torch.nn names -> tensors
+        "INPUTS": b64_literal(trace.inputs), "INPUTS_SHAPE": repr(tuple(trace.inputs.shape)),
+        "TARGETS": b64_literal(trace.targets), "TARGETS_SHAPE": repr(tuple(trace.targets.shape)),
+    }
+    text = {
+        "TITLE": title, "SEED": str(c.seed), "STEM": file_stem(c),
+        # percent-encoded: no quote, backslash or newline, whatever the sentence holds
+        "QUERY": urllib.parse.urlencode(explore.config_to_query(c)),
+    }
+    return fill(template(), code, text)
