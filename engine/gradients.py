@@ -10,9 +10,10 @@ Threads: every matrix product of any size goes through torch (`mm`), so the engi
 thread pool. numpy's own BLAS would start a second pool whose spinning threads fight torch's for
 the same cores (measured: both sides ran up to 2x slower on a 2-core machine).
 
-Underflow: a vanishing gradient can fall below the smallest float long before the chart's left edge.
-The recursion is linear in the adjoint, so while no new loss is injected we rescale the state by a
-power of two and record the exponent: grad_hidden_log10 stays exact where the values flush to 0.
+The equations are engine/reference.py's step backward functions (rnn_step_back, lstm_step_back,
+gru_step_back), computed for all steps and samples at once: `factors` holds every part of them that
+does not depend on the adjoint, `bptt` multiplies the adjoints through. The one addition that is not
+maths, the power-of-two rescaling against underflow, is explained once, in `_rescale`.
 """
 
 from __future__ import annotations
@@ -50,26 +51,35 @@ def mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def factors(cell: str, vals: dict[str, np.ndarray], probes: bool = False) -> dict[str, np.ndarray]:
     """Per-step multipliers of the backward pass, from the forward values (processing order).
 
+    Named x_from_y: the factor that turns dL/dy into (its share of) dL/dx, e.g. dc_from_h =
+    o_t tanh'(c_t), as in dL/dc_t = delta_t o_t tanh'(c_t) + ... (reference.lstm_step_back).
+    All (T, B, H), or (T, B, k, H) for k gates at once.
     With probes=True an axis is inserted after the batch so they broadcast over P probe rows.
     """
     f: dict[str, np.ndarray] = {}
-    if cell == "rnn":
-        f["d"] = vals["act_deriv"]  # (T, B, H): phi'(a_t)
-    elif cell == "lstm":
+    if cell == "rnn":  # reference.rnn_step_back
+        f["act_deriv"] = vals["act_deriv"]  # phi'(a_t): dL/da_t = delta_t phi'(a_t)
+    elif cell == "lstm":  # reference.lstm_step_back
         i, fg, g, o, c, c_prev = (vals[k] for k in ("i", "f", "g", "o", "c", "c_prev"))
         tc = np.tanh(c)
-        f["oc"] = o * (1 - tc * tc)  # dh_t -> dc_t through h_t = o tanh(c_t)
-        f["fn"] = np.concatenate([fg[1:], np.zeros_like(fg[:1])])  # f_{t+1}: dc_{t+1} -> dc_t
-        f["K3"] = np.stack([g * i * (1 - i), c_prev * fg * (1 - fg), i * (1 - g * g)], axis=-2)
-        f["Ko"] = tc * o * (1 - o)  # (T, B, H)
-    else:
+        f["dc_from_h"] = o * (1 - tc * tc)  # o_t tanh'(c_t): dL/dc_t gets delta_t o_t tanh'(c_t)
+        # f_{t+1}: dL/dc_t gets f_{t+1} dL/dc_{t+1} (no step after the last)
+        f["forget_next"] = np.concatenate([fg[1:], np.zeros_like(fg[:1])])
+        # (T, B, 3, H): dL/da_i, dL/da_f, dL/da_g = dL/dc_t times
+        #   g_t i_t (1 - i_t),  c_{t-1} f_t (1 - f_t),  i_t (1 - g_t^2)
+        f["ifg_from_c"] = np.stack([g * i * (1 - i), c_prev * fg * (1 - fg), i * (1 - g * g)],
+                                   axis=-2)
+        f["o_from_h"] = tc * o * (1 - o)  # dL/da_o = delta_t tanh(c_t) o_t (1 - o_t)
+    else:  # reference.gru_step_back; gh_n = W_hn h_{t-1} + b_hn
         r, z, n, h_prev, gh_n = (vals[k] for k in ("r", "z", "n", "h_prev", "gh_n"))
-        kn = (1 - z) * (1 - n * n)  # dh_t -> d(pre-activation of n)
-        kr = kn * gh_n * r * (1 - r)
-        kz = (h_prev - n) * z * (1 - z)
-        f["zn"] = np.concatenate([z[1:], np.zeros_like(z[:1])])  # z_{t+1}: direct path h_t -> h_{t+1}
-        f["Khh"] = np.stack([kr, kz, kn * r], axis=-2)  # (T, B, 3, H): W_hn h sits inside r * (.)
-        f["Kih"] = np.stack([kr, kz, kn], axis=-2)
+        n_from_h = (1 - z) * (1 - n * n)  # dL/da_n = delta_t (1 - z_t) (1 - n_t^2)
+        r_from_h = n_from_h * gh_n * r * (1 - r)  # dL/da_r = dL/da_n gh_n r_t (1 - r_t)
+        z_from_h = (h_prev - n) * z * (1 - z)  # dL/da_z = delta_t (h_{t-1} - n_t) z_t (1 - z_t)
+        # z_{t+1}: dL/dh_t gets z_{t+1} delta_{t+1}, the direct path h_t -> h_{t+1}
+        f["update_next"] = np.concatenate([z[1:], np.zeros_like(z[:1])])
+        # (T, B, 3, H): dL/d(W_hh h_{t-1} + b_hh) = delta_t * these; r_t scales W_hn h_{t-1} + b_hn
+        f["hh_from_h"] = np.stack([r_from_h, z_from_h, n_from_h * r], axis=-2)
+        f["ih_from_h"] = np.stack([r_from_h, z_from_h, n_from_h], axis=-2)  # dL/d(W_ih x_t + b_ih)
     if probes:
         f = {k: np.expand_dims(v, 2) for k, v in f.items()}
     return f
@@ -99,7 +109,9 @@ def bptt(cell: str, fac: dict[str, np.ndarray], w_hh: np.ndarray, inject, state_
     scale = np.zeros(T, dtype=np.int64)
     nxt = np.zeros((*state_shape, G_H), dtype)  # dA_{t+1}
     carry = np.zeros((*state_shape, H), dtype)  # LSTM: dc_{t+1}; GRU: dh_{t+1}
-    d, oc, fn, K3, Ko, zn, Khh = (fac.get(n) for n in ("d", "oc", "fn", "K3", "Ko", "zn", "Khh"))
+    act_deriv, dc_from_h, forget_next, ifg_from_c, o_from_h, update_next, hh_from_h = (
+        fac.get(n) for n in ("act_deriv", "dc_from_h", "forget_next", "ifg_from_c", "o_from_h",
+                             "update_next", "hh_from_h"))
     if G_H * H < _NUMPY_MM_BELOW:
         def step_back(a, out):  # (*S, G*H) @ (G*H, H)
             return np.matmul(a, w_hh, out=out)
@@ -110,38 +122,56 @@ def bptt(cell: str, fac: dict[str, np.ndarray], w_hh: np.ndarray, inject, state_
             out = np.empty((*state_shape, H), dtype) if out is None else out
             torch.matmul(torch.from_numpy(a), w_t, out=torch.from_numpy(out))
             return out
-    k = 0
+    k = 0  # the state is scaled by 2**k (see _rescale)
     for t in range(T - 1, -1, -1):
         e = get(t)
         if e is not None and k:  # a new loss term arrives at true scale: undo ours first
             nxt, carry, k = nxt * 2.0**-k, carry * 2.0**-k, 0
-        dh = step_back(nxt, dh_all[t] if store else None)  # (*S, H): dL/dh_t via step t+1
+        # dL/dh_t through step t+1 = dL/dv_{t+1} W_hh (reference.linear_back's dh_prev)
+        dh = step_back(nxt, dh_all[t] if store else None)  # (*S, H)
         if e is not None:
-            dh += e
-        a = dA_all[t] if store else np.empty((*state_shape, G_H), dtype)
+            dh += e  # delta_t = direct dL/dh_t + the above (reference.direction_backward)
+        a = dA_all[t] if store else np.empty((*state_shape, G_H), dtype)  # dL/dv_t
         if cell == "rnn":
-            np.multiply(dh, d[t], out=a)
+            np.multiply(dh, act_deriv[t], out=a)  # dL/da_t = delta_t phi'(a_t)
         elif cell == "lstm":
             dc = dc_all[t] if store else np.empty_like(carry)
-            np.multiply(carry, fn[t], out=dc)  # dc_t = dc_{t+1} f_{t+1} + dh_t o_t tanh'(c_t)
-            dc += dh * oc[t]
-            a4 = a.reshape(*state_shape, 4, H)
-            np.multiply(dc[..., None, :], K3[t], out=a4[..., :3, :])
-            np.multiply(dh, Ko[t], out=a4[..., 3, :])
+            np.multiply(carry, forget_next[t], out=dc)  # dL/dc_t = f_{t+1} dL/dc_{t+1}
+            dc += dh * dc_from_h[t]  #                        + delta_t o_t tanh'(c_t)
+            a4 = a.reshape(*state_shape, 4, H)  # the four gate blocks i f g o
+            np.multiply(dc[..., None, :], ifg_from_c[t], out=a4[..., :3, :])  # dL/da_i, _f, _g
+            np.multiply(dh, o_from_h[t], out=a4[..., 3, :])  # dL/da_o
             carry = dc
         else:
-            dh += carry * zn[t]  # h_{t+1} = ... + z_{t+1} h_t: the direct path
-            np.multiply(dh[..., None, :], Khh[t], out=a.reshape(*state_shape, 3, H))
+            dh += carry * update_next[t]  # delta_t += z_{t+1} delta_{t+1}: the direct path
+            np.multiply(dh[..., None, :], hh_from_h[t], out=a.reshape(*state_shape, 3, H))
             carry = dh
         nxt = a
         scale[t] = k
         if observe is not None:
             observe(t, dh, k)
         if t % 8 == 0:
-            m = max(float(np.abs(nxt).max(initial=0.0)), float(np.abs(carry).max(initial=0.0)))
-            if 0.0 < m < lo:  # still representable, about to underflow: rescale exactly
-                nxt, carry, k = nxt * 2.0**step, carry * 2.0**step, k + step
+            nxt, carry, k = _rescale(nxt, carry, k, lo, step)
     return {"dh": dh_all, "dA": dA_all, "dc": dc_all, "scale": scale}
+
+
+def _rescale(nxt: np.ndarray, carry: np.ndarray, k: int, lo: float, step: int):
+    """Power-of-two rescaling: the one part of the backward pass that is not maths.
+
+    A vanishing gradient can fall below the smallest float long before the chart's left edge.
+    The adjoint recursion is linear in its state (dA_{t+1} and the carried dc_{t+1} or
+    delta_{t+1}), so while no new loss term arrives the state may be multiplied by 2**step: that
+    changes the exponent only, not one digit. When every |value| is below `lo` (still
+    representable, about to underflow) we do so and record the total exponent k; each stored step
+    keeps its own (scale[t]), `unscale` divides it out, and `log10_norm` stays exact where the true
+    values flush to 0. bptt undoes the scale when a loss term arrives at true scale. Checked every
+    8 steps: the margin between `lo` and the smallest normal number (2**62 in float32, 2**510 in
+    float64) absorbs 8 steps of even fast decay. Returns (nxt, carry, k), rescaled or as they were.
+    """
+    m = max(float(np.abs(nxt).max(initial=0.0)), float(np.abs(carry).max(initial=0.0)))
+    if 0.0 < m < lo:  # still representable, about to underflow: rescale exactly
+        return nxt * 2.0**step, carry * 2.0**step, k + step
+    return nxt, carry, k
 
 
 def lstm_bptt(vals: dict[str, np.ndarray], w_hh: np.ndarray, e: np.ndarray) -> dict:

@@ -2,9 +2,12 @@
 scan, and the flags' scan.
 
 A Python loop over t costs microseconds per step in interpreter and dispatch overhead alone,
-which is most of the time at small H; here each whole loop is one compiled call. The recursion is
-the same arithmetic as gradients.bptt (same operations per step, fastmath off, so equal to
-rounding), including the power-of-two rescaling that keeps log10 |dL/dh_t| exact below underflow.
+which is most of the time at small H; here each whole loop is one compiled call. The equations are
+engine/reference.py's lstm_step and lstm_step_back, line by line (the comments say which); the
+recursion is the same arithmetic as gradients.bptt (same operations per step, fastmath off, so
+equal to rounding), including the power-of-two rescaling that keeps log10 |dL/dh_t| exact below
+underflow (gradients._rescale explains it; `_about_to_underflow` here). The two tricks that are not
+maths live in their own helpers: `_matvec` (a hand-unrolled matrix product) and the rescaling.
 Compiled once per dtype and layout and cached on disk (cache=True): the first LSTM unroll of a
 fresh install compiles for a few seconds. They touch no Python object, so they release the
 interpreter lock (nogil=True): a long unroll in one dashboard session no longer stalls the others.
@@ -18,8 +21,9 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def _matvec(a, w, out):  # pragma: no cover - compiled
-    """out (B, H) = a (B, G*H) @ w (G*H, H): eight rows of w per pass over out, summed pairwise
-    (vectorises over H; measured 1.5-3x faster than one row per pass, and than a BLAS call)."""
+    """out (B, H) = a (B, G*H) @ w (G*H, H), the plain product (e.g. dL/dh_{t-1} = dL/da_t W_hh),
+    hand-unrolled: eight rows of w per pass over out, summed pairwise (vectorises over H;
+    measured 1.5-3x faster than one row per pass, and than a BLAS call at these sizes)."""
     B, GH = a.shape
     H = w.shape[1]
     for b in range(B):
@@ -52,16 +56,25 @@ def _scaled(x, s, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _about_to_underflow(dA, dc, lo):  # pragma: no cover - compiled
+    """True when every |value| of the adjoint state is below lo but not all 0: time to multiply
+    it by 2**up (exact) and record the exponent (the rescaling of gradients._rescale)."""
+    m = max(np.abs(dA).max(), np.abs(dc).max())
+    return 0.0 < m < lo
+
+
+@njit(cache=True, nogil=True)
 def lstm_bptt(w_hh, e, ifgo, g, c, tc, lo, up, dh_all, dA_all, dc_all, scale):  # pragma: no cover
     """LSTM adjoints, last step to first (processing order), into dh_all, dA_all (T, B, 4H),
-    dc_all, each scaled by 2**scale[t]. ifgo: (T, B, 4H) with i f o; g, c, tc = tanh(c): (T, B, H).
-    lo: rescale when every |state| falls below it; up: the power-of-two exponent to rescale by."""
+    dc_all, each scaled by 2**scale[t]: reference.lstm_step_back for every step and sample.
+    ifgo: (T, B, 4H) the gates i f g o; g, c, tc = tanh(c): (T, B, H). lo: rescale when every
+    |state| falls below it; up: the power-of-two exponent to rescale by."""
     T, B, H = e.shape
     one = np.ones(1, dtype=dA_all.dtype)[0]  # keeps float32 runs in float32
     zero = np.zeros((B, 4 * H), dtype=dA_all.dtype)
-    nxt, carry = zero, np.zeros((B, H), dtype=dA_all.dtype)  # dA_{t+1}, dc_{t+1}
+    nxt, carry = zero, np.zeros((B, H), dtype=dA_all.dtype)  # dL/da_{t+1}, dL/dc_{t+1}
     sa, sc = np.empty_like(nxt), np.empty_like(carry)  # rescaled copies (the stored rows keep theirs)
-    k = 0
+    k = 0  # the state is scaled by 2**k
     for t in range(T - 1, -1, -1):
         live = False
         for b in range(B):
@@ -71,58 +84,60 @@ def lstm_bptt(w_hh, e, ifgo, g, c, tc, lo, up, dh_all, dA_all, dc_all, scale):  
             nxt, carry = _scaled(nxt, 2.0 ** -k, sa), _scaled(carry, 2.0 ** -k, sc)
             k = 0
         dh, dA, dc = dh_all[t], dA_all[t], dc_all[t]
-        _matvec(nxt, w_hh, dh)  # dL/dh_t through step t+1
+        _matvec(nxt, w_hh, dh)  # dL/dh_t through step t+1 = dL/da_{t+1} W_hh (linear_back)
         if live:
             for b in range(B):
                 for h in range(H):
-                    dh[b, h] += e[t, b, h]
-        fn = ifgo[t + 1] if t + 1 < T else zero  # f_{t+1} at [H:2H]
-        cp = c[t - 1] if t > 0 else zero  # c_{t-1} at [:H]
+                    dh[b, h] += e[t, b, h]  # delta_t = direct dL/dh_t + the above
+        forget_next = ifgo[t + 1] if t + 1 < T else zero  # f_{t+1} at [H:2H]; 0 after the last
+        c_prev = c[t - 1] if t > 0 else zero  # c_{t-1} at [:H]; c_{-1} = 0
         for b in range(B):
             for h in range(H):
-                d, th, it, ft = dh[b, h], tc[t, b, h], ifgo[t, b, h], ifgo[t, b, H + h]
-                gt, ot = g[t, b, h], ifgo[t, b, 3 * H + h]
-                # dc_t = dc_{t+1} f_{t+1} + dh_t o_t tanh'(c_t)
-                dct = carry[b, h] * fn[b, H + h] + d * (ot * (one - th * th))
-                dc[b, h] = dct
-                dA[b, h] = dct * (gt * it * (one - it))
-                dA[b, H + h] = dct * (cp[b, h] * ft * (one - ft))
-                dA[b, 2 * H + h] = dct * (it * (one - gt * gt))
-                dA[b, 3 * H + h] = d * (th * ot * (one - ot))
+                delta, tanh_c = dh[b, h], tc[t, b, h]
+                i, f, gt, o = ifgo[t, b, h], ifgo[t, b, H + h], g[t, b, h], ifgo[t, b, 3 * H + h]
+                # dL/dc_t = f_{t+1} dL/dc_{t+1} + delta_t o_t tanh'(c_t)
+                dc_t = carry[b, h] * forget_next[b, H + h] + delta * (o * (one - tanh_c * tanh_c))
+                dc[b, h] = dc_t
+                # the gates' adjoints: dL/da_i, dL/da_f, dL/da_g = dL/dc_t times g_t i_t (1 - i_t),
+                # c_{t-1} f_t (1 - f_t), i_t (1 - g_t^2); dL/da_o = delta_t tanh(c_t) o_t (1 - o_t)
+                dA[b, h] = dc_t * (gt * i * (one - i))  # dL/da_i
+                dA[b, H + h] = dc_t * (c_prev[b, h] * f * (one - f))  # dL/da_f
+                dA[b, 2 * H + h] = dc_t * (i * (one - gt * gt))  # dL/da_g
+                dA[b, 3 * H + h] = delta * (tanh_c * o * (one - o))  # dL/da_o
         nxt, carry = dA, dc
         scale[t] = k
-        if t % 8 == 0:
-            m = max(np.abs(dA).max(), np.abs(dc).max())
-            if 0.0 < m < lo:  # still representable, about to underflow: rescale exactly
-                nxt, carry = _scaled(dA, 2.0 ** up, sa), _scaled(dc, 2.0 ** up, sc)
-                k += up
+        if t % 8 == 0 and _about_to_underflow(dA, dc, lo):  # rescale exactly, by 2**up
+            nxt, carry = _scaled(dA, 2.0 ** up, sa), _scaled(dc, 2.0 ** up, sc)
+            k += up
 
 
 @njit(cache=True, nogil=True)
 def lstm_forward(ax, w_hh_t, h, c, ifgo, g):  # pragma: no cover - compiled
     """An LSTM direction forward, step by step, into h, c, g (T, B, H) and ifgo (T, B, 4H: i f g o
-    after their activations). ax (T, B, 4H) = x_t W_ih^T + b_ih + b_hh for every t (one matmul
-    outside); w_hh_t = W_hh^T (H, 4H), contiguous. Used for float64, where torch has no fused
-    kernel and its generic one is 1.3-4.6x slower than this loop (every gate comes out too)."""
+    after their activations): reference.lstm_step for every step. ax (T, B, 4H) = x_t W_ih^T +
+    b_ih + b_hh for every t (one matmul outside); w_hh_t = W_hh^T (H, 4H), contiguous. Used for
+    float64, where torch has no fused kernel and its generic one is 1.3-4.6x slower than this loop
+    (every gate comes out too)."""
     T, B, G = ax.shape
     H = G // 4
     one = np.ones(1, dtype=ax.dtype)[0]
-    a = np.empty((B, G), dtype=ax.dtype)  # h_{t-1} W_hh^T
-    hp, cp = np.zeros((B, H), dtype=ax.dtype), np.zeros((B, H), dtype=ax.dtype)  # h_{-1} = c_{-1} = 0
+    hw = np.empty((B, G), dtype=ax.dtype)  # h_{t-1} W_hh^T: so a_t = ax[t] + hw
+    h_prev = np.zeros((B, H), dtype=ax.dtype)  # h_{-1} = 0
+    c_prev = np.zeros((B, H), dtype=ax.dtype)  # c_{-1} = 0
     for t in range(T):
-        _matvec(hp, w_hh_t, a)
+        _matvec(h_prev, w_hh_t, hw)
         for b in range(B):
             for k in range(H):
-                i = one / (one + np.exp(-(ax[t, b, k] + a[b, k])))
-                f = one / (one + np.exp(-(ax[t, b, H + k] + a[b, H + k])))
-                gt = np.tanh(ax[t, b, 2 * H + k] + a[b, 2 * H + k])
-                o = one / (one + np.exp(-(ax[t, b, 3 * H + k] + a[b, 3 * H + k])))
-                ct = f * cp[b, k] + i * gt  # c_t = f_t c_{t-1} + i_t g_t
+                i = one / (one + np.exp(-(ax[t, b, k] + hw[b, k])))  # i_t = sigma(a_i)
+                f = one / (one + np.exp(-(ax[t, b, H + k] + hw[b, H + k])))  # f_t = sigma(a_f)
+                gt = np.tanh(ax[t, b, 2 * H + k] + hw[b, 2 * H + k])  # g_t = tanh(a_g)
+                o = one / (one + np.exp(-(ax[t, b, 3 * H + k] + hw[b, 3 * H + k])))  # sigma(a_o)
+                ct = f * c_prev[b, k] + i * gt  # c_t = f_t c_{t-1} + i_t g_t
                 ifgo[t, b, k], ifgo[t, b, H + k], ifgo[t, b, 2 * H + k] = i, f, gt
                 ifgo[t, b, 3 * H + k] = o
                 g[t, b, k], c[t, b, k] = gt, ct
                 h[t, b, k] = o * np.tanh(ct)  # h_t = o_t tanh(c_t)
-        hp, cp = h[t], c[t]
+        h_prev, c_prev = h[t], c[t]
 
 
 @njit(cache=True, nogil=True)

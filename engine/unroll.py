@@ -226,7 +226,7 @@ def _backward(config: Config, fw: dict, wn: dict, inject: np.ndarray) -> dict:
                 fac = gr.factors(cell, vals[ld])
                 res = gr.bptt(cell, fac, wn[n_hh], e, (B,))
             dh, dA_hh = gr.unscale(res["dh"], res["scale"]), gr.unscale(res["dA"], res["scale"])
-            dA_ih = dA_hh if cell != "gru" else (dh[..., None, :] * fac["Kih"]).reshape(T, B, -1)
+            dA_ih = dA_hh if cell != "gru" else (dh[..., None, :] * fac["ih_from_h"]).reshape(T, B, -1)
             x_l = np.ascontiguousarray(flip(layer_in[layer]))  # (T, B, I_l) processing order
             h_prev = vals[ld]["h_prev"]
             weight_grad[n_ih] = gr.mm(dA_ih.reshape(T * B, -1).T, x_l.reshape(T * B, -1))
