@@ -80,6 +80,9 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
         # over the whole contiguous block (fastest), so i f o stay views of one (T, B, 4H) array
         g = torch.from_numpy(np.tanh(a[..., 2 * H:3 * H].numpy()))  # (T, B, H)
         i, f, _, o = torch.sigmoid_(a).chunk(4, dim=-1)  # each (T, B, H)
+        # the sigmoid also squashed a_g: put g_t = tanh(a_g) back in its slot, so ifgo holds
+        # i f g o on this path as on lstm_compiled's (a copy of T*B*H numbers)
+        a[..., 2 * H:3 * H] = g
         c = torch.from_numpy(loops.cell_scan(a.numpy(), g.numpy()))  # c_t = f_t c_{t-1} + i_t g_t
         out.update(i=i, f=f, g=g, o=o, c=c, c_prev=torch.cat([c.new_zeros(1, B, H), c[:-1]]),
                    ifgo=a)

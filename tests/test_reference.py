@@ -12,7 +12,7 @@ from oracle import CELL_ACT_IDS, CELL_ACTS, np64, reference_loop, small_config, 
 
 from engine import init_weights, make_task, unroll
 from engine import reference as R
-from engine.cells import LoopRNN
+from engine.cells import LoopRNN, gate_values, lstm_compiled
 from engine.gradients import weight_grad_term_tensors
 from engine.init import param_names
 
@@ -173,6 +173,19 @@ def test_engine_trace_equals_reference(cell, act, layers, bidir, loss):
     adjoint = np.concatenate([ref["grad_gates"][g] for g in R.GATES[cell]], axis=-1)
     for ld in range(layers * cfg.num_directions):
         _close(tr.adjoints["dA_ih"][ld], adjoint[ld], f"dA_ih, layer-direction {ld}")
+
+
+def test_lstm_gate_block_holds_i_f_g_o_on_both_forward_paths():
+    """The engine's (T, B, 4H) `ifgo` block holds i f g o (g = tanh(a_g)) whether the gates come
+    from cells.gate_values (torch's kernel, then one matmul) or cells.lstm_compiled (loops)."""
+    cfg, x, y, w = _case("lstm", "tanh", 1, False)
+    p = [t64(w[name]) for name in param_names(0, 0)]
+    ref = R.reference_unroll(cfg, x, y, w)
+    want = np.concatenate([ref["gates"][g][0] for g in R.GATES["lstm"]], axis=-1)  # (T, B, 4H)
+    h = t64(ref["hidden"][0])
+    for path, vals in (("gate_values", gate_values("lstm", "tanh", x, h, *p)),
+                       ("lstm_compiled", lstm_compiled(x, *p))):
+        np.testing.assert_allclose(np64(vals["ifgo"]), want, atol=ATOL, rtol=0, err_msg=path)
 
 
 # ---- the checks can fail ----------------------------------------------------------------------
