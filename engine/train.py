@@ -11,7 +11,8 @@ Snapshots observe, they never steer: they are taken in a second pass on the same
 batch, before the update, so a run with snapshots follows exactly the same trajectory as one
 without. That pass adds a zero probe q_t to the top layer's h_t, so dL/dq_t is the total
 derivative dL/dh_t of the very loss the step uses, truncation included (RNN and LSTM through
-torch's fused kernels, cells.probed_lstm's trick; GRU and the loop RNNs one step at a time).
+torch's fused kernels, the probe fed in as an extra input: _probed_fused; GRU and the loop RNNs
+one step at a time: _probed_loop).
 
 Truncated BPTT with window k: the sequence runs in chunks of k steps, aligned to end at the last
 step (so a loss at the end always sees k steps back), and the state is detached between chunks.
@@ -225,7 +226,7 @@ def _params(rnn: nn.Module, layer: int) -> list[torch.Tensor]:
 def _probed_fused(config: Config, rnn: nn.Module, x: torch.Tensor, q: torch.Tensor,
                   window: int | None) -> torch.Tensor:
     """RNN (tanh, relu) and LSTM through torch's fused kernels, chunk by chunk. The top layer
-    reads [x_t, q_{t-1}] with weights [W_ih | W_hh] (cells.probed_lstm's trick), so q_{t-1}
+    reads [x_t, q_{t-1}] with weights [W_ih | W_hh] (the probe as an extra input), so q_{t-1}
     enters step t exactly as h_{t-1} does; q_t is added to its output for the readout. Within
     a chunk q_{-1} = 0: the previous chunk's probe must not reach across the cut."""
     T, B, _ = x.shape
