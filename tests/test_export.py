@@ -226,22 +226,25 @@ def test_snippet_quotes_any_text_and_caps_its_size(monkeypatch):
 
 def test_script_template_is_python_and_every_placeholder_is_filled():
     source = script.template()
-    compile(source, "script_template.py", "exec")  # the template itself parses, placeholders and all
-    names = {a or b for a, b in script.PLACEHOLDER.findall(source)}
+    compile(source, "script_template.py", "exec")  # what is copied parses, placeholders and all
+    names = set(script.PLACEHOLDER.findall(source))
     assert names == {"TITLE", "SEED", "QUERY", "STEM", "CONFIG", "WEIGHTS", "INPUTS",
                      "INPUTS_SHAPE", "TARGETS", "TARGETS_SHAPE"}
-    trace = unroll(small_config(task="sentence", text="say @@WEIGHTS@@ @@SEED@@", seq_len=6))
+    trace = unroll(small_config(task="sentence", text="say __WEIGHTS__ __SEED__", seq_len=6))
     src = script.snippet(trace)
     assert src.startswith('"""Unrolled, reproduced with plain PyTorch: RNN (tanh)')
-    assert "@@" not in src.replace("say @@WEIGHTS@@ @@SEED@@", ""), "one pass: user text is kept"
-    assert "---- the script ----" not in src, "the template's header comment is not copied"
-    with pytest.raises(ValueError, match="nothing given for @@SEED@@"):
-        script.fill("@@SEED@@", {}, {})
+    rest = src.replace("'say __WEIGHTS__ __SEED__'", "").replace("say+__WEIGHTS__+__SEED__", "")
+    assert not script.PLACEHOLDER.search(rest), "every placeholder is filled..."
+    assert "'text': 'say __WEIGHTS__ __SEED__'" in src, "...and user text is never read as one"
+    assert "---- the script ----" not in src and "= None\n" not in src, "no stand-in is copied"
+    with pytest.raises(ValueError, match="nothing given for __SEED__"):
+        script.fill("__SEED__", {}, {})
     with pytest.raises(ValueError, match="do not match"):
-        script.fill('x = "@@A@@"', {"A": "1", "B": "2"}, {})
+        script.fill("x = __AA__", {"AA": "1", "BB": "2"}, {})
     with pytest.raises(ValueError, match="quote"):
-        script.fill('"""@@T@@"""', {}, {"T": 'a """ b'})
-    assert script.fill('x = "@@A@@"  # @@T@@', {"A": "{1: 2}"}, {"T": "t"}) == "x = {1: 2}  # t"
+        script.fill('"""__TT__"""', {}, {"TT": 'a """ b'})
+    assert script.fill("x = __AA__  # __TT__ __name__", {"AA": "{1: 2}"}, {"TT": "t"}) == \
+        "x = {1: 2}  # t __name__"
 
 
 # ---------------------------------------------------------------- the HTML report

@@ -1,11 +1,11 @@
 """The reproducible PyTorch script: script_template.py (plain torch.nn + autograd, readable and
 linted) filled in with one run's config, weights, inputs and targets. Pure, no Streamlit.
 
-The template marks each generated part with a placeholder @@NAME@@: in code a string literal
-"@@NAME@@" (replaced, quotes included, by a Python expression built here from repr and base64),
-in the docstring bare text (replaced by text that cannot end the docstring). fill() replaces every
-placeholder in one pass and insists that each is given exactly once, so no user text is ever read
-as a placeholder and no part is left empty.
+The template marks each generated part with a placeholder __NAME__ (capitals between double
+underscores): in code it is a name, replaced by a Python expression built here from repr and
+base64; in the docstring it is text, replaced by text that cannot end the docstring. fill()
+replaces every placeholder in one pass and insists that each is given, and each part used, so no
+user text is ever read as a placeholder and no part is left out.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from engine import Trace
 MAX_SNIPPET_VALUES = 1_000_000  # weights + inputs + targets embedded in the script (~11 MB of text)
 TEMPLATE_PATH = Path(__file__).with_name("script_template.py")
 TEMPLATE_START = "# ---- the script ----\n"  # the template's header comment ends at this line
-PLACEHOLDER = re.compile(r'"@@([A-Z_]+)@@"|@@([A-Z_]+)@@')  # group 1: in code; group 2: in text
+PLACEHOLDER = re.compile(r"\b__([A-Z][A-Z_]*[A-Z])__\b")  # __CONFIG__, never __name__
 
 
 def template() -> str:
@@ -33,27 +33,28 @@ def template() -> str:
 
 
 def fill(source: str, code: dict[str, str], text: dict[str, str]) -> str:
-    """source with each "@@NAME@@" literal replaced by the expression code[NAME] and each bare
-    @@NAME@@ by text[NAME], in one pass (a value is never scanned again). Every placeholder must
-    be given and every value used; a text value may hold no quote, backslash or newline."""
+    """source with each placeholder __NAME__ replaced by code[NAME] (a Python expression) or
+    text[NAME] (docstring text), in one pass: a value is never scanned again. Every placeholder
+    must be given and every part used; a text value may hold no quote, backslash or newline."""
     for name, value in text.items():
         if re.search(r'["\\\n]', value):
-            raise ValueError(f"script template: text for @@{name}@@ may not hold a quote, a "
+            raise ValueError(f"script template: text for __{name}__ may not hold a quote, a "
                              f"backslash or a newline, got {value!r}")
     used: list[str] = []
 
+    parts = {**code, **text}
+
     def value(m: re.Match) -> str:
-        name, table = (m.group(1), code) if m.group(1) else (m.group(2), text)
-        if name not in table:
-            raise ValueError(f"script template: nothing given for @@{name}@@ "
-                             f"({'code' if table is code else 'text'})")
+        name = m.group(1)
+        if name not in parts:
+            raise ValueError(f"script template: nothing given for __{name}__")
         used.append(name)
-        return table[name]
+        return parts[name]
 
     out = PLACEHOLDER.sub(value, source)
-    if sorted(used) != sorted({**code, **text}):
+    if sorted(used) != sorted(parts) or len(parts) != len(code) + len(text):
         raise ValueError(f"script template: placeholders {sorted(used)} do not match the parts "
-                         f"given, {sorted({**code, **text})}")
+                         f"given, {sorted(code)} (code) and {sorted(text)} (text)")
     return out
 
 

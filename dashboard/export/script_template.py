@@ -1,19 +1,22 @@
-# The template of the PyTorch script that the Export section downloads: plain Python, linted like
-# the rest of the code, read as text by dashboard/export/script.py (never imported: its
-# placeholders are not values). Each @@NAME@@ marks a part generated from one dashboard run; in
-# code it stands in a string literal, "@@NAME@@", and the literal (quotes included) is replaced by
-# a Python expression; in the docstring it is replaced by plain text. Every placeholder is filled
-# exactly once, in one pass. Nothing above the next line is copied into the script.
+# The template of the PyTorch script that the Export section downloads: plain Python, linted and
+# imported like the rest of dashboard/export/. dashboard/export/script.py copies what lies below
+# the "the script" line and replaces each __NAME__ (capitals between double underscores) by a
+# part generated from one run: in code a Python expression, in the docstring plain text. The
+# stand-ins here are dropped with this comment; they let the template itself import and lint.
+# ruff: noqa: E402
+__CONFIG__ = {"cell": "rnn", "activation": "tanh", "loss": "sum", "dtype": "float64",
+              "num_layers": 1, "hidden_size": 1, "bidirectional": False}
+__WEIGHTS__ = __INPUTS__ = __INPUTS_SHAPE__ = __TARGETS__ = __TARGETS_SHAPE__ = None
 # ---- the script ----
-"""Unrolled, reproduced with plain PyTorch: @@TITLE@@
+"""Unrolled, reproduced with plain PyTorch: __TITLE__
 
-Rebuilds the model with torch.nn (the exact weights and inputs the dashboard drew from seed @@SEED@@
+Rebuilds the model with torch.nn (the exact weights and inputs the dashboard drew from seed __SEED__
 are embedded at the bottom of this file), runs it step by step, and uses autograd for the total
 derivative dL/dh_t of the loss with respect to every hidden state h_t (through all later steps).
 Prints the loss, then |h_t| and |dL/dh_t| for every layer, direction, step and sample.
 
-Dashboard link (query string): @@QUERY@@
-Needs only torch and numpy: python @@STEM@@.py
+Dashboard link (query string): __QUERY__
+Needs only torch and numpy: python __STEM__.py
 """
 
 import base64
@@ -21,7 +24,7 @@ import base64
 import numpy as np
 import torch
 
-CONFIG = "@@CONFIG@@"
+CONFIG = __CONFIG__
 
 DTYPE = getattr(torch, CONFIG["dtype"])
 CELL, ACTIVATION, LOSS = CONFIG["cell"], CONFIG["activation"], CONFIG["loss"]
@@ -142,9 +145,9 @@ def load(b64, shape):
 
 def data():
     """The weights (torch.nn names), inputs x (T, B, I) and targets y (T, B, O), embedded."""
-    weights = "@@WEIGHTS@@"
-    x = load("@@INPUTS@@", "@@INPUTS_SHAPE@@")
-    y = load("@@TARGETS@@", "@@TARGETS_SHAPE@@")
+    weights = __WEIGHTS__
+    x = load(__INPUTS__, __INPUTS_SHAPE__)
+    y = load(__TARGETS__, __TARGETS_SHAPE__)
     return weights, x, y
 
 
