@@ -183,8 +183,10 @@ def direction_forward(cell, activation, xs, weights):
 
 
 def direction_backward(cell, steps, weights, inject):
-    """BPTT over one layer-direction, last step first. inject (T, B, H): the loss's direct dL/dh_t
-    (from the readout, or from the layer above). Returns each step's backward values, with dh."""
+    """BPTT over one layer-direction, last step first: each step's backward values, with dh.
+
+    inject (T, B, H): the loss's direct dL/dh_t (from the readout, or from the layer above).
+    """
     T = len(steps)
     dh_next = np.zeros_like(inject[0])  # dL/dh_t through step t+1: nothing after the last step
     dc_next = np.zeros_like(inject[0])  # dL/dc_t through c_{t+1} (LSTM)
