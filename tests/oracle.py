@@ -117,19 +117,8 @@ def cell_step(cell, activation, x, h, c, w_ih, w_hh, b_ih, b_hh, c_hook=None):
 # --------------------------------------------------------------------------------------------
 
 
-def reference_loop(
-    cell,
-    activation,
-    num_layers,
-    bidirectional,
-    weights,
-    inputs,
-    targets,
-    loss_mode,
-    *,
-    probes=True,
-    weight_probes=False,
-):
+def reference_loop(cell, activation, num_layers, bidirectional, weights, inputs, targets, loss_mode,
+                   *, probes=True, weight_probes=False):
     """Unroll step by step in float64 (cell_step); return everything autograd can tell.
 
     weights: dict name -> tensor (torch.nn names + readout.weight / readout.bias).
@@ -277,17 +266,8 @@ def influence_reference(ref, num_layers, bidirectional, steps, sample=0):
 def reference_for_trace(trace, **kw):
     """reference_loop driven by a Trace's own config, weights, inputs and targets."""
     cfg = trace.config
-    return reference_loop(
-        cfg.cell,
-        cfg.activation,
-        cfg.num_layers,
-        cfg.bidirectional,
-        trace.weights,
-        trace.inputs,
-        trace.targets,
-        cfg.loss,
-        **kw,
-    )
+    return reference_loop(cfg.cell, cfg.activation, cfg.num_layers, cfg.bidirectional,
+                          trace.weights, trace.inputs, trace.targets, cfg.loss, **kw)
 
 
 # --------------------------------------------------------------------------------------------
@@ -299,14 +279,8 @@ TORCH_CLS = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 
 def build_torch_module(cell, activation, input_size, hidden_size, num_layers, bidirectional, weights):
     """torch.nn.RNN/LSTM/GRU (float64) filled from a name -> tensor dict via load_state_dict."""
-    kw = dict(
-        input_size=input_size,
-        hidden_size=hidden_size,
-        num_layers=num_layers,
-        bidirectional=bidirectional,
-        bias=True,
-        batch_first=False,
-    )
+    kw = dict(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
+              bidirectional=bidirectional, bias=True, batch_first=False)
     if cell == "rnn":
         assert activation in ("tanh", "relu")
         kw["nonlinearity"] = activation
