@@ -27,8 +27,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from engine.models import build_model  # noqa: E402
 from engine.tasks import TrainTask, task_loss, train_config  # noqa: E402
-from engine.train import Trainer, build_model, train, train_many  # noqa: E402
+from engine.train import Trainer, train, train_many  # noqa: E402
 
 H, B, D = 32, 32, 50
 LR, CLIP = 0.01, 1.0

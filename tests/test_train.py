@@ -11,6 +11,7 @@ import torch
 
 from engine import Config, init_weights, unroll
 from engine import inputs as engine_inputs
+from engine.models import LoopRNNState, build_model, chunks, forward
 from engine.tasks import (
     TASK_LOSS,
     TrainTask,
@@ -19,16 +20,7 @@ from engine.tasks import (
     series_baselines,
     train_config,
 )
-from engine.train import (
-    LoopRNNState,
-    Progress,
-    StopTraining,
-    build_model,
-    chunks,
-    forward,
-    train,
-    train_many,
-)
+from engine.train import Progress, StopTraining, train, train_many
 
 SMALL = dict(hidden_size=6, batch_size=4, seed=3, device="cpu")
 
