@@ -23,11 +23,12 @@ ACTIVATIONS = {
 FUSED = {"tanh": torch.rnn_tanh, "relu": torch.rnn_relu}  # torch.nn.RNN has only these two
 
 
-def _loop_rnn(x: torch.Tensor, w_ih, w_hh, b_ih, b_hh, phi) -> torch.Tensor:
-    """h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), one step at a time (for sigmoid/linear)."""
+def loop_rnn(x: torch.Tensor, w_ih, w_hh, b_ih, b_hh, phi, h0=None) -> torch.Tensor:
+    """h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), one step at a time (for sigmoid/linear),
+    from h_{-1} = h0 (zeros when None)."""
     T, B, _ = x.shape
     ax = torch.addmm(b_ih + b_hh, x.reshape(T * B, -1), w_ih.T).reshape(T, B, -1)  # (T, B, H)
-    h = x.new_zeros(B, w_hh.shape[1])
+    h = x.new_zeros(B, w_hh.shape[1]) if h0 is None else h0
     out = []
     for t in range(T):
         h = phi(torch.addmm(ax[t], h, w_hh.T))  # (B, H)
@@ -49,9 +50,9 @@ def fused_hidden(cell: str, activation: str, x: torch.Tensor, params: list[list[
     if activation in FUSED:
         return FUSED[activation](x, h0, flat, True, 1, 0.0, False, bidirectional, False)[0]
     phi = ACTIVATIONS[activation][0]
-    outs = [_loop_rnn(x, *params[0], phi)]
+    outs = [loop_rnn(x, *params[0], phi)]
     if bidirectional:
-        outs.append(_loop_rnn(x.flip(0), *params[1], phi).flip(0))
+        outs.append(loop_rnn(x.flip(0), *params[1], phi).flip(0))
     return torch.cat(outs, dim=-1)
 
 
@@ -134,8 +135,9 @@ def forward_layer(cell: str, activation: str, x: torch.Tensor, params: list[list
 
 
 class LoopRNN(nn.Module):
-    """torch.nn.RNN's twin for activations it lacks (sigmoid, linear): same parameter names,
-    a per-step loop differentiable by autograd. forward(x) -> (output, h_n) like nn.RNN."""
+    """torch.nn.RNN's twin for activations it lacks (sigmoid, linear): same parameter names, a
+    per-step loop differentiable by autograd. forward(x, hx) -> (output, h_n) like nn.RNN, so a
+    carried state continues a sequence (truncated BPTT in engine/models.py)."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "sigmoid", bidirectional: bool = False, dtype=None):
@@ -147,12 +149,12 @@ class LoopRNN(nn.Module):
             cols = input_size if layer == 0 else D * hidden_size
             for d in range(D):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
-                self.register_parameter(f"weight_ih{sfx}", nn.Parameter(torch.zeros(hidden_size, cols, dtype=dtype)))
-                self.register_parameter(f"weight_hh{sfx}", nn.Parameter(torch.zeros(hidden_size, hidden_size, dtype=dtype)))
-                self.register_parameter(f"bias_ih{sfx}", nn.Parameter(torch.zeros(hidden_size, dtype=dtype)))
-                self.register_parameter(f"bias_hh{sfx}", nn.Parameter(torch.zeros(hidden_size, dtype=dtype)))
+                for name, shape in (("weight_ih", (hidden_size, cols)),
+                                    ("weight_hh", (hidden_size, hidden_size)),
+                                    ("bias_ih", (hidden_size,)), ("bias_hh", (hidden_size,))):
+                    self.register_parameter(name + sfx, nn.Parameter(torch.zeros(*shape, dtype=dtype)))
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor, hx: torch.Tensor | None = None):
         phi = ACTIVATIONS[self.nonlinearity][0]
         D = 2 if self.bidirectional else 1
         last = []
@@ -162,7 +164,7 @@ class LoopRNN(nn.Module):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
                 p = [getattr(self, f"{n}{sfx}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
                 xs = x if d == 0 else x.flip(0)
-                h = _loop_rnn(xs, *p, phi)
+                h = loop_rnn(xs, *p, phi, h0=None if hx is None else hx[layer * D + d])
                 outs.append(h if d == 0 else h.flip(0))
                 last.append(h[-1])
             x = torch.cat(outs, dim=-1)

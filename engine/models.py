@@ -2,7 +2,7 @@
 
 build_model turns an engine Config into torch.nn's own fused module (nn.RNN / LSTM / GRU) plus a
 linear readout, initialised exactly like engine.unroll's model; the sigmoid and linear RNN, which
-torch.nn.RNN lacks, run as LoopRNNState. Truncated BPTT with window k runs the sequence in chunks
+torch.nn.RNN lacks, run as cells.LoopRNN. Truncated BPTT with window k runs the sequence in chunks
 of k steps, aligned to end at the last step, and detaches the carried state between chunks.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .cells import ACTIVATIONS, FUSED
+from .cells import FUSED, LoopRNN
 from .config import Config
 from .init import init_weights
 
@@ -23,38 +23,6 @@ def chunks(T: int, window: int | None) -> list[tuple[int, int]]:
         return [(0, T)]
     stops = list(range(T, 0, -window))
     return [(max(s - window, 0), s) for s in reversed(stops)]
-
-
-class LoopRNNState(nn.Module):
-    """cells.LoopRNN's maths with a carried state (for truncated BPTT): the sigmoid and linear
-    RNN, which torch.nn.RNN lacks. Same parameter names as torch.nn.RNN."""
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int, nonlinearity: str,
-                 dtype=None):
-        super().__init__()
-        self.hidden_size, self.num_layers, self.nonlinearity = hidden_size, num_layers, nonlinearity
-        for layer in range(num_layers):
-            cols = input_size if layer == 0 else hidden_size
-            for name, shape in (("weight_ih", (hidden_size, cols)), ("weight_hh", (hidden_size, hidden_size)),
-                                ("bias_ih", (hidden_size,)), ("bias_hh", (hidden_size,))):
-                self.register_parameter(f"{name}_l{layer}", nn.Parameter(torch.zeros(*shape, dtype=dtype)))
-
-    def forward(self, x: torch.Tensor, hx: torch.Tensor | None = None):
-        phi = ACTIVATIONS[self.nonlinearity][0]
-        T, B, _ = x.shape
-        last = []
-        for layer in range(self.num_layers):
-            w_ih, w_hh, b_ih, b_hh = (getattr(self, f"{n}_l{layer}") for n in
-                                      ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-            ax = torch.addmm(b_ih + b_hh, x.reshape(T * B, -1), w_ih.T).reshape(T, B, -1)  # (T, B, H)
-            h = x.new_zeros(B, self.hidden_size) if hx is None else hx[layer]
-            out = []
-            for t in range(T):
-                h = phi(torch.addmm(ax[t], h, w_hh.T))  # (B, H)
-                out.append(h)
-            x = torch.stack(out)  # (T, B, H)
-            last.append(h)
-        return x, torch.stack(last)
 
 
 def build_model(config: Config, input_size: int, output_size: int = 1) -> tuple[nn.Module, nn.Linear]:
@@ -70,7 +38,7 @@ def build_model(config: Config, input_size: int, output_size: int = 1) -> tuple[
     elif c.activation in FUSED:
         rnn = nn.RNN(input_size, c.hidden_size, nonlinearity=c.activation, **kw)
     else:
-        rnn = LoopRNNState(input_size, c.hidden_size, c.num_layers, c.activation, dtype=dtype)
+        rnn = LoopRNN(input_size, c.hidden_size, c.num_layers, c.activation, dtype=dtype)
     rnn.load_state_dict({k: v for k, v in w.items() if not k.startswith("readout.")})
     readout = nn.Linear(c.num_directions * c.hidden_size, output_size, dtype=dtype)
     readout.load_state_dict({"weight": w["readout.weight"], "bias": w["readout.bias"]})

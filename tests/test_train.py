@@ -11,7 +11,8 @@ import torch
 
 from engine import Config, init_weights, unroll
 from engine import inputs as engine_inputs
-from engine.models import LoopRNNState, build_model, chunks, forward
+from engine.cells import LoopRNN
+from engine.models import build_model, chunks, forward
 from engine.tasks import (
     TASK_LOSS,
     TrainTask,
@@ -214,7 +215,7 @@ def test_bad_configs_name_the_field():
 def test_loop_rnn_with_state_matches_the_reference():
     c = recall(cell="rnn", activation="sigmoid", dtype="float64", num_layers=2)
     rnn, _ = build_model(c, 1)
-    assert isinstance(rnn, LoopRNNState)
+    assert isinstance(rnn, LoopRNN)
     x = torch.randn(7, 3, 1, dtype=torch.float64)
     out, h_n = rnn(x)
     out2, state = rnn(x[:4])
