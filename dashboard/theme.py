@@ -19,7 +19,6 @@ NONFINITE_COLOR = "#ff00ff"  # NaN / Inf cells: a colour no colour scale below c
 NONFINITE_SCALE = [[0.0, NONFINITE_COLOR], [1.0, NONFINITE_COLOR]]
 
 
-
 def _rgb_scale(hex_colors: list[str]) -> list:
     """An evenly spaced colour scale written with rgb() strings: plotly.js misdraws some hex
     colours at the ends of a heatmap scale (Inferno's '#000004' comes out pink)."""
@@ -27,7 +26,9 @@ def _rgb_scale(hex_colors: list[str]) -> list:
     return [[i / n, "rgb({}, {}, {})".format(*pc.hex_to_rgb(c))] for i, c in enumerate(hex_colors)]
 
 
-SIGNED_SCALE = "RdBu_r"  # h_t, c_t, values at t: blue negative, white 0, red positive
+# h_t, c_t, values at t: blue negative, white 0, red positive. Spelled out as Plotly's validation
+# writes it: plotly.js knows no reversed "_r" names, and plain-data figures skip that validation.
+SIGNED_SCALE = [[round(p, 6), c] for p, c in pc.get_colorscale("RdBu_r")]
 LOG_SCALE = _rgb_scale(pc.sequential.Inferno)  # log10 |gradient|: dark = vanished, bright = large
 DERIV_SCALE = _rgb_scale(pc.sequential.Viridis)  # phi'(a_t) on 0..1: dark = kills the gradient
 
@@ -70,14 +71,29 @@ LINE_COLORS = {
     "eigen": "#1f77b4",
     "unit_circle": "#7f7f7f",
     "bound_circle": "#d62728",
+    "neutral": "#444444",  # dark grey: lines of no gate and no path (the loss, singular values)
+    "blocked": "#d62728",  # RNN: the fraction of units with phi'(a_t) below figures.forward.BLOCKED
+    "mean_deriv": "#1f77b4",  # RNN: the mean phi'(a_t) over units
 }
-CURSOR_COLOR = "#00b3b3"  # the time cursor's vertical line on every plot
+# Solid lines are measured; dashed and dotted ones are predictions, fits, bounds and references.
+LINE_DASHES = {
+    "output": "dash",  # the model's output y_hat_t, over the solid target y_t
+    "jacobian": "dot",
+    "fit": "dash",
+    "unit_circle": "dot",
+    "bound_circle": "dash",
+}
+CURSOR_COLOR = "#00b3b3"
+# The time cursor's vertical line on every plot (and the Train page's marker at a training step)
+CURSOR_LINE = dict(color=CURSOR_COLOR, width=2, dash="dot")
+# The time animation's cover over what is not computed yet: the page's background, nearly opaque
+COVER_COLOR = "rgba(235, 235, 235, 0.92)"
 
 HEATMAP_HEIGHT = 320  # px: enough rows for H = 256 to stay readable
 LINE_HEIGHT = 280
 MARGIN = dict(l=60, r=20, t=50, b=40)
 
-# ---- presentation mode (projectors): see dashboard/present.py -------------------------------
+# ---- presentation mode (projectors): see dashboard/figures/present.py ----------------------
 # Projectors wash out dark ends and thin lines, and about one viewer in twelve has a colour-vision
 # deficiency: bigger text, thicker lines, and scales that stay ordered for every viewer.
 PRESENT_FONT = 18  # px: axis labels, ticks, legends
@@ -106,6 +122,10 @@ PRESENT_COLORS = {
 MODEL_COLORS = ("#1f77b4", "#d62728", "#2ca02c")
 BASELINE_COLOR = "#7f7f7f"  # trivial-baseline lines beside the loss curves
 THRESHOLD_COLOR = "#ff7f0e"  # the clipping threshold and the radius-1 line
+BASELINE_LINES = (dict(color=BASELINE_COLOR, width=1.5, dash="dash"),  # the first baseline...
+                  dict(color=BASELINE_COLOR, width=1.5, dash="dot"))  # ...and any other
+THRESHOLD_LINE = dict(color=THRESHOLD_COLOR, width=1.5, dash="dash")
+CLIPPED_DASH = "dot"  # a model's gradient norm as applied after clipping, in the model's colour
 
 # ---- the offline HTML report (dashboard/export/report.py): its page colours --------------------
 # A light page whatever the dashboard's theme: a report is printed or opened as a handout.
@@ -118,7 +138,7 @@ REPORT_COLORS = {
     "table_rule": "#ddd",  # the configuration and view tables
 }
 
-# The template of every chart drawn on the pages (dashboard/plot_component.py), in place of the
+# The template of every chart drawn on the pages (dashboard/ui/plot_component.py), in place of the
 # 7 kB Plotly default each figure carries: colour bars without outline or ticks (as Plotly's
 # default draws them), a bold title. The browser adds the page's font, text and grid colours
 # from Streamlit's theme, so charts follow a light or a dark theme.
