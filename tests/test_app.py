@@ -237,12 +237,12 @@ def test_engine_failure_is_a_message_not_a_traceback(monkeypatch):
 
 
 def test_a_failing_figure_is_a_message_and_the_rest_still_draws(monkeypatch):
-    import dashboard.figures.plots as figures
+    from dashboard.figures import gradient
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated builder failure")
 
-    monkeypatch.setattr(figures, "weight_terms_spec", broken)
+    monkeypatch.setattr(gradient.weight_terms_figure, "json", broken)
     at = app({"seed": "918274"})  # a config no other test has cached (figures are cached)
     assert not at.exception
     assert any("simulated builder failure" in e.value for e in at.error)
@@ -260,7 +260,7 @@ def test_gradient_view_is_one_figure_on_one_time_axis():
 
 
 def test_cursor_move_reuses_the_cached_figure(monkeypatch):
-    import dashboard.figures.plots as figures
+    from dashboard.figures import gradient
 
     at = ok(app({"seed": "918275", "seq_len": "30"}))  # a config no other test has cached
     before = next(s for s in chart_specs(at) if s["layout"]["title"]["text"].startswith("Gradient"))
@@ -268,7 +268,7 @@ def test_cursor_move_reuses_the_cached_figure(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("rebuilt")
 
-    monkeypatch.setattr(figures, "grad_heatmap_spec", broken)
+    monkeypatch.setattr(gradient.grad_heatmap_figure, "json", broken)
     at.slider(key="view_t").set_value(11)
     ok(at.run())  # no "rebuilt" error: the heatmap came from the cache
     after = next(s for s in chart_specs(at) if s["layout"]["title"]["text"].startswith("Gradient"))

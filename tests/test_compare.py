@@ -11,7 +11,7 @@ from markdown_text import plain
 from plotly_decode import data_digest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.figures import compare as CF
+from dashboard.figures import compare as compare_figs
 from dashboard.state import compare as CS
 from dashboard.state import explore as S
 from dashboard.state import schema
@@ -248,7 +248,7 @@ def test_malformed_compare_preset_is_named(tmp_path):
 def test_ratio_is_exact_where_floats_underflow(preset_traces):
     a, b = preset_traces["sigma_bound"]  # A falls below 1e-40: beyond float32, exact in log10
     where = dict(layer=0, direction=0, sample=0)
-    r = CF.log10_ratio(a, b, where)
+    r = compare_figs.log10_ratio(a, b, where)
     np.testing.assert_allclose(r, b.grad_hidden_log10[0, :, 0] - a.grad_hidden_log10[0, :, 0])
     assert r[0] - r[-1] > 30, "B keeps its gradient, A's is 1e-40 of its size by t = 0"
 

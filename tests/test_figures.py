@@ -1,4 +1,4 @@
-"""dashboard/figures.py and equations.py on small Traces: shapes, scales, masks, pooling, labels."""
+"""dashboard/figures/ builders and equations on small Traces: shapes, scales, masks, pooling, labels."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import copy
 import importlib
 
 import numpy as np
+import plotly.graph_objects as go
 import plotly.io
 import pytest
 from plotly_decode import spec, typed_arrays
 
-from dashboard.figures import equations
 from dashboard import theme
-from dashboard.figures import plots as F
-from dashboard.figures import views as V
+from dashboard.figures import base, equations, forward, gradient, readouts, spectrum, stack, views
 from engine import Config, unroll
 
 
@@ -53,30 +52,30 @@ def test_pool_time_keeps_max_abs_with_sign_and_nonfinite():
     z = np.full((2, 3000), 0.1)
     z[0, 1234] = -50.0  # a spike
     z[1, 2999] = np.nan  # trouble at the very end
-    zp, x, k = F.pool_time(z, 1000)
+    zp, x, k = base.pool_time(z, 1000)
     assert k == 3 and zp.shape == (2, 1000) and x[1] == 3
     assert zp[0, 1234 // 3] == -50.0, "the spike survives with its sign"
     assert np.isnan(zp[1, -1]), "NaN wins its window so trouble stays visible"
     assert np.count_nonzero(zp[0] == 0.1) == 999
-    same, x2, k2 = F.pool_time(z[:, :800], 1000)
+    same, x2, k2 = base.pool_time(z[:, :800], 1000)
     assert k2 == 1 and same.shape == (2, 800) and x2[-1] == 799
 
 
 def test_wide_heatmaps_are_reduced_and_labelled():
     tr = unroll(Config(hidden_size=2, seq_len=2500, input_size=1), influence=False)
-    s = spec(F.state_figure(tr))
+    s = spec(forward.state_figure(tr))
     z = heatmaps(s)[0]["z"]
     k = -(-2500 // theme.MAX_COLUMNS)  # the smallest whole window that fits the cap
     assert z.shape == (2, -(-2500 // k)) and z.shape[1] <= theme.MAX_COLUMNS
     assert "reduced" in s["layout"]["title"]["text"] and f"{k} steps" in s["layout"]["title"]["text"]
-    g = spec(F.grad_heatmap_figure(tr))
+    g = spec(gradient.grad_heatmap_figure(tr))
     assert heatmaps(g)[0]["z"].shape[1] <= theme.MAX_COLUMNS and "reduced" in g["layout"]["title"]["text"]
-    bars = spec(F.weight_terms_figure(tr))["data"][0]
-    assert bars["y"].size <= F.MAX_BARS
+    bars = spec(gradient.weight_terms_figure(tr))["data"][0]
+    assert bars["y"].size <= gradient.MAX_BARS
 
 
 def test_small_heatmaps_are_not_reduced(rnn):
-    s = spec(F.state_figure(rnn))
+    s = spec(forward.state_figure(rnn))
     assert "reduced" not in s["layout"]["title"]["text"]
 
 
@@ -84,7 +83,7 @@ def test_small_heatmaps_are_not_reduced(rnn):
 
 
 def test_hidden_heatmap_shape_values_float32_and_cursor(rnn):
-    fig = F.state_figure(rnn, "hidden", sample=1, cursor=5)
+    fig = forward.state_figure(rnn, "hidden", sample=1, cursor=5)
     assert set(typed_arrays(fig)) <= {"f4", "i4"}, "arrays go out as float32 typed arrays, not lists"
     s = spec(fig)
     hm = heatmaps(s)[0]
@@ -95,14 +94,14 @@ def test_hidden_heatmap_shape_values_float32_and_cursor(rnn):
 
 
 def test_cell_state_heatmap_for_lstm(lstm):
-    s = spec(F.state_figure(lstm, "cell"))
+    s = spec(forward.state_figure(lstm, "cell"))
     hm = heatmaps(s)[0]
     np.testing.assert_allclose(hm["z"], lstm.cell[0, :, 0, :].T, rtol=1e-6)
     assert hm["zmax"] == -hm["zmin"] >= np.abs(lstm.cell[0, :, 0]).max() - 1e-6
 
 
 def test_layer_and_direction_select_the_right_rows(gru):
-    s = spec(F.state_figure(gru, "hidden", layer=1, direction=1))
+    s = spec(forward.state_figure(gru, "hidden", layer=1, direction=1))
     np.testing.assert_allclose(heatmaps(s)[0]["z"], gru.hidden[3, :, 0, :].T, rtol=1e-6)
     assert "layer 1" in s["layout"]["title"]["text"] and "reverse" in s["layout"]["title"]["text"]
 
@@ -112,51 +111,53 @@ def test_nonfinite_cells_get_their_own_colour(rnn):
     bad.hidden = rnn.hidden.copy()
     bad.hidden[0, 3, 0, 2] = np.nan
     bad.hidden[0, 7, 0, 1] = np.inf
-    s = spec(F.state_figure(bad))
+    s = spec(forward.state_figure(bad))
     main, overlay = heatmaps(s)
     assert np.isnan(main["z"][2, 3]) and np.isnan(main["z"][1, 7])
     assert overlay["colorscale"][0][1] == theme.NONFINITE_COLOR
     marked = np.argwhere(~np.isnan(overlay["z"]))
     assert sorted(map(tuple, marked)) == [(1, 7), (2, 3)]
-    healthy = spec(F.state_figure(rnn))
+    healthy = spec(forward.state_figure(rnn))
     assert len(heatmaps(healthy)) == 1, "no overlay when all is finite"
 
 
 def test_exact_zero_gradients_are_the_floor_colour_not_nonfinite():
     z = np.array([[0.0, 1e-3], [np.inf, 1.0]])
-    main, overlay = F.heatmap_traces(z, np.arange(2), colorscale="Inferno", zmin=-12, zmax=2,
-                                     name="g", log=True)
-    assert main.z[0, 0] == -12 and main.z[0, 1] == np.float32(-3) and np.isnan(main.z[1, 0])
-    assert np.argwhere(~np.isnan(overlay.z)).tolist() == [[1, 0]], "only the Inf is magenta"
+    main, overlay = base.heatmap_data(z, np.arange(2), colorscale="Inferno", zmin=-12, zmax=2,
+                                      name="g", log=True)
+    z = main["z"]
+    assert z[0, 0] == -12 and z[0, 1] == np.float32(-3) and np.isnan(z[1, 0])
+    assert np.argwhere(~np.isnan(overlay["z"])).tolist() == [[1, 0]], "only the Inf is magenta"
 
 
 def test_huge_finite_values_stay_finite_in_float32():
-    assert np.isfinite(F.f32(np.array([1e300, -1e300]))).all()
-    assert np.isnan(F.f32(np.array([np.nan])))[0]
+    assert np.isfinite(base.f32(np.array([1e300, -1e300]))).all()
+    assert np.isnan(base.f32(np.array([np.nan])))[0]
 
 
 # ---- gates ---------------------------------------------------------------------------------
 
 
 def test_lstm_gates_fixed_ranges_and_saturation(lstm):
-    s = spec(F.gates_figure(lstm, cursor=3))
+    s = spec(forward.gates_figure(lstm, cursor=3))
     hms = heatmaps(s)
     assert [h["name"] for h in hms] == ["i", "f", "g", "o"]
     assert [(h["zmin"], h["zmax"]) for h in hms] == [(0, 1), (0, 1), (-1, 1), (0, 1)]
     np.testing.assert_allclose(hms[1]["z"], lstm.gates["f"][0, :, 0, :].T, rtol=1e-6)
     lines = [t for t in s["data"] if t["type"] == "scatter"]
     assert [t["name"] for t in lines] == ["i", "f", "g", "o"]
-    np.testing.assert_allclose(lines[0]["y"], F.saturation(lstm.gates["i"][0, :, 0], "i"), rtol=1e-6)
+    np.testing.assert_allclose(lines[0]["y"], forward.saturation(lstm.gates["i"][0, :, 0], "i"),
+                               rtol=1e-6)
     assert all(0 <= t["y"].min() and t["y"].max() <= 1 for t in lines)
     assert 3 in vlines(s)
 
 
 def test_gru_gates(gru):
-    assert [h["name"] for h in heatmaps(spec(F.gates_figure(gru)))] == ["r", "z", "n"]
+    assert [h["name"] for h in heatmaps(spec(forward.gates_figure(gru)))] == ["r", "z", "n"]
 
 
 def test_rnn_shows_activation_derivative(rnn):
-    s = spec(F.gates_figure(rnn))
+    s = spec(forward.gates_figure(rnn))
     (hm,) = heatmaps(s)
     np.testing.assert_allclose(hm["z"], rnn.act_deriv[0, :, 0, :].T, rtol=1e-6)
     assert (hm["zmin"], hm["zmax"]) == (0, 1)
@@ -166,8 +167,8 @@ def test_rnn_shows_activation_derivative(rnn):
 
 def test_saturation_definition():
     v = np.array([[0.01, 0.5, 0.99, 0.96]])
-    assert F.saturation(v, "f")[0] == 0.75
-    assert F.saturation(np.array([[0.99, -0.97, 0.2, 0.0]]), "g")[0] == 0.5
+    assert forward.saturation(v, "f")[0] == 0.75
+    assert forward.saturation(np.array([[0.99, -0.97, 0.2, 0.0]]), "g")[0] == 0.5
 
 
 # ---- gradient ------------------------------------------------------------------------------
@@ -177,7 +178,7 @@ def test_gradient_heatmap_fixed_log_range_across_configs(rnn):
     other = small(init_hh="normal", sigma=3.0, seq_len=20, hidden_size=6)
     ranges = []
     for tr in (rnn, other):
-        hm = heatmaps(spec(F.grad_heatmap_figure(tr)))[0]
+        hm = heatmaps(spec(gradient.grad_heatmap_figure(tr)))[0]
         ranges.append((hm["zmin"], hm["zmax"]))
         expected = np.log10(np.abs(tr.grad_hidden[0, :, 0, :].T))
         np.testing.assert_allclose(hm["z"], expected, rtol=1e-5)
@@ -185,7 +186,7 @@ def test_gradient_heatmap_fixed_log_range_across_configs(rnn):
 
 
 def test_gradient_norm_uses_exact_log10_and_fit_line(rnn, lstm):
-    s = spec(F.grad_norm_figure(rnn, cursor=4))
+    s = spec(gradient.grad_norm_figure(rnn, cursor=4))
     by = {t["name"]: t for t in s["data"]}
     np.testing.assert_allclose(by["hidden path ||dL/dh_t||"]["y"], rnn.grad_hidden_log10[0, :, 0], rtol=1e-6)
     fit = rnn.decay[0]
@@ -194,7 +195,7 @@ def test_gradient_norm_uses_exact_log10_and_fit_line(rnn, lstm):
                                rtol=1e-5)
     assert f"{fit['half_life']:.3g}" in s["layout"]["title"]["text"]
     assert 4 in vlines(s)
-    cell = {t["name"]: t for t in spec(F.grad_norm_figure(lstm))["data"]}["cell path ||dL/dc_t||"]
+    cell = {t["name"]: t for t in spec(gradient.grad_norm_figure(lstm))["data"]}["cell path ||dL/dc_t||"]
     np.testing.assert_allclose(cell["y"], np.log10(np.linalg.norm(lstm.grad_cell[0, :, 0], axis=-1)),
                                rtol=1e-5)
 
@@ -203,12 +204,12 @@ def test_norm_plot_survives_underflow():
     tr = unroll(Config(seq_len=400, hidden_size=4, init_hh="normal", sigma=0.3, loss="last",
                        dtype="float32"), influence=False)
     assert tr.grad_hidden_log10[0, 0, 0] < -45, "below float32's range, yet known exactly"
-    y = {t["name"]: t for t in spec(F.grad_norm_figure(tr))["data"]}["hidden path ||dL/dh_t||"]["y"]
+    y = {t["name"]: t for t in spec(gradient.grad_norm_figure(tr))["data"]}["hidden path ||dL/dh_t||"]["y"]
     assert np.isfinite(y).all() and y[0] < -45
 
 
 def test_weight_terms_bars_log_axis(rnn):
-    s = spec(F.weight_terms_figure(rnn, cursor=2))
+    s = spec(gradient.weight_terms_figure(rnn, cursor=2))
     bars = s["data"][0]  # one filled step outline: a bar per step, centred on it
     assert bars["fill"] == "tozeroy" and bars["line"]["shape"] == "hvh"
     assert s["layout"]["yaxis"]["type"] == "log"
@@ -219,18 +220,18 @@ def test_weight_terms_bars_log_axis(rnn):
 
 def test_influence_rows_and_subsample_label(monkeypatch):
     full = small(seq_len=10, loss="sum")
-    s = spec(F.influence_figure(full, cursor=1))
+    s = spec(gradient.influence_figure(full, cursor=1))
     (hm,) = heatmaps(s)
     assert hm["z"].shape == (10, 10) and list(hm["y"]) == list(range(10))
     assert (hm["zmin"], hm["zmax"]) == theme.LOG10_RANGE
     assert "subsampled" not in s["layout"]["title"]["text"]
     monkeypatch.setattr(importlib.import_module("engine.unroll"), "INFLUENCE_BUDGET", 1.0)
     sub = small(seq_len=10, loss="sum")
-    s = spec(F.influence_figure(sub))
+    s = spec(gradient.influence_figure(sub))
     assert heatmaps(s)[0]["z"].shape[0] == len(sub.influence_steps) < 10
     assert "subsampled: 2 of 10" in s["layout"]["title"]["text"]
     with pytest.raises(ValueError, match="influence=True"):
-        F.influence_figure(unroll(Config(seq_len=5), influence=False))
+        gradient.influence_figure(unroll(Config(seq_len=5), influence=False))
 
 
 # ---- spectrum, cursor, signals, flags ------------------------------------------------------
@@ -238,7 +239,7 @@ def test_influence_rows_and_subsample_label(monkeypatch):
 
 def test_spectrum_eigenvalues_and_circles():
     tr = small(activation="sigmoid")
-    s = spec(F.spectrum_figure(tr))
+    s = spec(spectrum.spectrum_figure(tr))
     by = {t["name"]: t for t in s["data"]}
     ev = tr.spectrum[0]["eigenvalues"]
     np.testing.assert_allclose(np.sort(by["eigenvalues"]["x"]), np.sort(ev.real), atol=1e-6)
@@ -250,17 +251,17 @@ def test_spectrum_eigenvalues_and_circles():
 
 
 def test_tanh_bound_is_the_unit_circle(rnn):
-    names = [t["name"] for t in spec(F.spectrum_figure(rnn))["data"]]
+    names = [t["name"] for t in spec(spectrum.spectrum_figure(rnn))["data"]]
     assert "unit circle (= 1/gamma)" in names and not any(n.startswith("1/gamma") for n in names)
 
 
 def test_lstm_spectrum_shows_each_gate_block(lstm):
-    names = [t["name"] for t in spec(F.spectrum_figure(lstm))["data"]]
+    names = [t["name"] for t in spec(spectrum.spectrum_figure(lstm))["data"]]
     assert {"block i", "block f", "block g", "block o"} <= set(names)
 
 
 def test_vectors_at_cursor(lstm, rnn):
-    s = spec(F.vectors_figure(lstm, sample=1, t=6))
+    s = spec(gradient.vectors_figure(lstm, sample=1, t=6))
     by = {t["name"]: t for t in s["data"]}
     np.testing.assert_allclose(by["h_t"]["y"], lstm.hidden[0, 6, 1], rtol=1e-6)
     np.testing.assert_allclose(by["c_t"]["y"], lstm.cell[0, 6, 1], rtol=1e-6)
@@ -268,7 +269,7 @@ def test_vectors_at_cursor(lstm, rnn):
     np.testing.assert_allclose(grad["y"], lstm.grad_hidden[0, 6, 1], rtol=1e-6)
     assert grad["yaxis"] == "y2", "the gradient has its own scale"
     assert "t = 6" in s["layout"]["title"]["text"]
-    names = [t["name"] for t in spec(F.vectors_figure(rnn, t=2))["data"]]
+    names = [t["name"] for t in spec(gradient.vectors_figure(rnn, t=2))["data"]]
     assert "phi'(a_t)" in names
 
 
@@ -276,9 +277,11 @@ def test_vectors_at_cursor(lstm, rnn):
 
 
 def test_stacked_plots_share_one_time_axis(lstm):
-    parts = [F.grad_heatmap_figure(lstm, sample=1, cursor=3), F.grad_norm_figure(lstm, sample=1, cursor=3),
-             F.weight_terms_figure(lstm, cursor=3)]
-    s = spec(F.fast_figure(F.stack_figures(parts, [250, 190, 150], "Gradient through time")))
+    parts = [gradient.grad_heatmap_figure(lstm, sample=1, cursor=3),
+             gradient.grad_norm_figure(lstm, sample=1, cursor=3),
+             gradient.weight_terms_figure(lstm, cursor=3)]
+    stacked = stack.stack_figures(parts, [250, 190, 150], "Gradient through time")
+    s = spec(go.Figure(stacked, _validate=False))
     lay = s["layout"]
     assert [tr["xaxis"] for tr in s["data"]][:1] == ["x"] and {"x2", "x3"} <= {tr["xaxis"] for tr in s["data"]}
     assert lay["xaxis2"]["matches"] == "x" and lay["xaxis3"]["matches"] == "x", "zoom one, zoom all"
@@ -299,11 +302,11 @@ def test_stacked_plots_share_one_time_axis(lstm):
 
 
 def test_values_row_is_replaced_without_touching_the_time_rows(lstm):
-    parts = [F.grad_heatmap_figure(lstm, cursor=0), F.vectors_figure(lstm, t=0)]
-    d = F.stack_figures(parts, [250, 200], "G", time_rows=1)
+    parts = [gradient.grad_heatmap_figure(lstm, cursor=0), gradient.vectors_figure(lstm, t=0)]
+    d = stack.stack_figures(parts, [250, 200], "G", time_rows=1)
     assert "matches" not in d["layout"]["xaxis2"], "units are not time"
     assert d["layout"]["yaxis4"]["overlaying"] == "y2", "dL/dh_t keeps its right-hand axis"
-    new = F.replace_row(d, 2, F.vectors_figure(lstm, t=7))
+    new = stack.replace_row(d, 2, gradient.vectors_figure(lstm, t=7))
     s = spec(plotly.io.to_json(new, validate=False))
     by = {tr["name"]: tr for tr in s["data"] if tr.get("xaxis") == "x2"}
     np.testing.assert_allclose(by["h_t"]["y"], lstm.hidden[0, 7, 0], rtol=1e-6)
@@ -313,19 +316,20 @@ def test_values_row_is_replaced_without_touching_the_time_rows(lstm):
 
 
 def test_move_cursor_moves_only_the_cursor_lines(lstm):
-    d = F.gates_figure(lstm, cursor=0).to_plotly_json()
+    d = forward.gates_figure(lstm, cursor=0).to_plotly_json()
     d["layout"]["shapes"] = [*d["layout"]["shapes"], dict(type="line", x0=1, x1=1, y0=0, y1=1)]
-    moved = F.move_cursor(d, 7)
-    cursors = [sh for sh in moved["layout"]["shapes"] if sh.get("name") == F.CURSOR]
+    moved = stack.move_cursor(d, 7)
+    cursors = [sh for sh in moved["layout"]["shapes"] if sh.get("name") == base.CURSOR]
     assert len(cursors) == len(lstm.gates) + 1 and all(sh["x0"] == sh["x1"] == 7 for sh in cursors)
     assert dict(type="line", x0=1, x1=1, y0=0, y1=1) in moved["layout"]["shapes"], "other shapes stay"
     assert all(sh["x0"] in (0, 1) for sh in d["layout"]["shapes"]), "the input is not modified"
     assert moved["data"] is d["data"], "the data is not rebuilt"
-    assert not [sh for sh in F.move_cursor(d, None)["layout"]["shapes"] if sh.get("name") == F.CURSOR]
+    removed = stack.move_cursor(d, None)["layout"]["shapes"]
+    assert not [sh for sh in removed if sh.get("name") == base.CURSOR]
 
 
 def test_signals(rnn):
-    s = spec(F.signals_figure(rnn, sample=1, cursor=2))
+    s = spec(forward.signals_figure(rnn, sample=1, cursor=2))
     by = {t["name"]: t for t in s["data"]}
     np.testing.assert_allclose(by["output ŷ"]["y"], rnn.outputs[:, 1, 0], rtol=1e-6)
     np.testing.assert_allclose(by["target y"]["y"], rnn.targets[:, 1, 0], rtol=1e-6)
@@ -353,20 +357,21 @@ def test_flags_name_quantity_and_first_step():
 
     exploding = next(p for p in load_presets() if p.id == "exploding")
     tr = unroll(exploding.config, influence=False)
-    lines = F.flag_lines(tr)
+    lines = readouts.flag_lines(tr)
     assert lines and any("grad_hidden" in ln and "from step" in ln for ln in lines)
-    assert F.flag_lines(small()) == []
+    assert readouts.flag_lines(small()) == []
 
 
-# ---- builders that skip Plotly's validation (figures.fast_figure) ------------------------------
+# ---- builders that skip Plotly's validation (base.plain_figure) -------------------------------
 
 
-FAST = {"grad_heatmap_figure": lambda tr: F.grad_heatmap_figure(tr, sample=1, cursor=3),
-        "grad_norm_figure": lambda tr: F.grad_norm_figure(tr, cursor=3),
-        "weight_terms_figure": lambda tr: F.weight_terms_figure(tr, cursor=3),
-        "vectors_figure": lambda tr: F.vectors_figure(tr, t=4),
-        "stacked gradient view": lambda tr: F.fast_figure(
-            V.build_view("gradient", tr, tr.config.num_layers - 1, 0, 1)[0])}
+FAST = {"grad_heatmap_figure": lambda tr: gradient.grad_heatmap_figure(tr, sample=1, cursor=3),
+        "grad_norm_figure": lambda tr: gradient.grad_norm_figure(tr, cursor=3),
+        "weight_terms_figure": lambda tr: gradient.weight_terms_figure(tr, cursor=3),
+        "vectors_figure": lambda tr: gradient.vectors_figure(tr, t=4),
+        "state_figure": lambda tr: forward.state_figure(tr, "hidden", sample=1, cursor=3),
+        "stacked gradient view": lambda tr: go.Figure(
+            views.build_view("gradient", tr, tr.config.num_layers - 1, 0, 1)[0], _validate=False)}
 
 
 @pytest.mark.parametrize("builder", sorted(FAST))
@@ -382,5 +387,5 @@ def test_fast_builders_write_what_plotly_validation_would(builder, rnn, lstm, gr
         raw = fig.to_plotly_json()
         checked = plotly.graph_objects.Figure(raw).to_plotly_json()  # validated and normalised
         np.testing.assert_equal(checked, raw)  # same keys, same values: nothing was invalid
-    assert len(heatmaps(spec(F.grad_heatmap_figure(blown, sample=1)))) == 2
-    assert any(t["name"] == "NaN / Inf term" for t in spec(F.weight_terms_figure(blown))["data"])
+    assert len(heatmaps(spec(gradient.grad_heatmap_figure(blown, sample=1)))) == 2
+    assert any(t["name"] == "NaN / Inf term" for t in spec(gradient.weight_terms_figure(blown))["data"])

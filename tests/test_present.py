@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import theme
 from dashboard.export import report
-from dashboard.figures import present as P
+from dashboard.figures.present import style_for_presentation
 from dashboard.state import explore as S
 from engine import unroll
 
@@ -48,7 +48,7 @@ def _same(a, b) -> bool:
 def test_every_figure_gets_larger_text_thicker_lines_and_keeps_its_data(traces):
     for name, fig in _all(traces).items():
         before = spec(fig)
-        after = spec(P.style_for_presentation(fig))
+        after = spec(style_for_presentation(fig))
         assert after["layout"]["font"]["size"] == theme.PRESENT_FONT > 12, name
         assert after["layout"]["title"]["font"]["size"] == theme.PRESENT_TITLE_FONT > 15, name
         assert after["layout"]["height"] > before["layout"]["height"], name
@@ -68,16 +68,16 @@ def test_colour_scales_are_replaced_by_colour_blind_safe_ones(traces):
     figures = _all(traces)
     cividis = [c.replace(" ", "") for _, c in theme.PRESENT_SEQUENTIAL]
     puor = [c.replace(" ", "") for _, c in theme.PRESENT_DIVERGING]
-    grad = P.style_for_presentation(figures["rnn-grad"])
+    grad = style_for_presentation(figures["rnn-grad"])
     assert _scale(grad.data[0]) == cividis, "log |dL/dh_t|: Inferno -> Cividis"
-    hidden = P.style_for_presentation(figures["rnn-hidden"])
+    hidden = style_for_presentation(figures["rnn-hidden"])
     assert _scale(hidden.data[0]) == puor, "signed h_t: red-blue -> purple-orange"
-    deriv = P.style_for_presentation(figures["rnn-gates"])
+    deriv = style_for_presentation(figures["rnn-gates"])
     assert _scale(deriv.data[0]) == cividis, "phi'(a_t): Viridis -> Cividis"
-    gates = P.style_for_presentation(figures["lstm-gates"])
+    gates = style_for_presentation(figures["lstm-gates"])
     forget = next(tr for tr in gates.data if tr.type == "heatmap" and tr.name == "f")
     assert _scale(forget)[-1] == theme.PRESENT_COLORS[theme.GATE_COLORS["f"]], "Okabe-Ito gates"
-    norm = P.style_for_presentation(figures["lstm-grad"])  # the norm rows sit in the stacked view
+    norm = style_for_presentation(figures["lstm-grad"])  # the norm rows sit in the stacked view
     colours = {tr.line.color for tr in norm.data if tr.type == "scatter"}
     assert theme.LINE_COLORS["hidden_path"] not in colours
     assert theme.PRESENT_COLORS[theme.LINE_COLORS["hidden_path"]] in colours

@@ -11,7 +11,7 @@ from markdown_text import plain
 from plotly_decode import spec
 from streamlit.testing.v1 import AppTest
 
-from dashboard.figures import train as TF
+from dashboard.figures import train as train_figs
 from dashboard.state import train as TS
 from engine.tasks import train_config
 from engine.train import train_many
@@ -151,24 +151,24 @@ def _results():
 
 def test_figures_carry_the_numbers():
     rs = _results()
-    loss = spec(TF.loss_figure(rs, marker=2))
+    loss = spec(train_figs.loss_figure(rs, marker=2))
     per_step = [t for t in loss["data"] if t.get("showlegend") is False]
     np.testing.assert_allclose(per_step[1]["y"], rs[1].loss.astype(np.float32))
-    heat = spec(TF.grad_time_figure(rs))
+    heat = spec(train_figs.grad_time_figure(rs))
     z = heat["data"][0]["z"]
     assert z.shape == (3, 7)  # snapshots at 0, 2 and 4 (the last step); T = 7
     assert np.isnan(z[:, :4]).all(), "cut by the window of 3: blank, not a colour"
     norms = np.stack([s.grad_hidden_norm for s in rs[0].snapshots])[:, 4:]
     np.testing.assert_allclose(z[:, 4:], np.log10(norms).astype(np.float32), rtol=1e-5)
-    radius = spec(TF.radius_figure(rs))
+    radius = spec(train_figs.radius_figure(rs))
     np.testing.assert_allclose(radius["data"][1]["y"], rs[1].radius.max(axis=1).astype(np.float32))
     assert "largest gate block" in radius["data"][1]["name"]
-    hidden = spec(TF.hidden_figure(rs, 1))
+    hidden = spec(train_figs.hidden_figure(rs, 1))
     assert hidden["data"][0]["z"].shape == (3, 7)
 
 
 def test_smooth_is_a_trailing_mean():
     y = np.arange(200, dtype=np.float64)
-    s = TF.smooth(y)  # window 4
+    s = train_figs.smooth(y)  # window 4
     assert s[0] == 0 and s[3] == pytest.approx(1.5) and s[199] == pytest.approx(197.5)
-    assert np.array_equal(TF.smooth(y[:10]), y[:10])
+    assert np.array_equal(train_figs.smooth(y[:10]), y[:10])

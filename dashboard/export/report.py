@@ -16,8 +16,7 @@ import plotly.offline
 
 from dashboard import theme
 from dashboard.export.config_file import file_stem
-from dashboard.figures import plots as F
-from dashboard.figures import views as V
+from dashboard.figures import gradient, spectrum, views
 from dashboard.figures.animation import DEFAULT_SPEED, animation_figure
 from dashboard.state import explore
 from dashboard.state.schema import DIRECTIONS, View, format_value
@@ -33,18 +32,18 @@ def view_figures(trace: Trace, view: View) -> list[tuple[str, go.Figure]]:
     where = dict(layer=view.layer, direction=d, sample=view.sample)
     out: list[tuple[str, go.Figure]] = []
     if view.view in ("signals", "hidden", "gates", "gradient"):  # one stacked figure each
-        fig = V.view_figure(view.view, trace, where, t)
+        fig = views.view_figure(view.view, trace, where, t)
         if fig is not None:
             out.append(({"gradient": "grad"}.get(view.view, view.view), fig))
         if view.view == "gradient" and trace.influence is not None:
-            out.append(("influence", F.influence_figure(trace, cursor=t)))
+            out.append(("influence", gradient.influence_figure(trace, cursor=t)))
     elif view.view == "spectrum":
-        out.append(("spectrum", F.spectrum_figure(trace, view.layer, d)))
+        out.append(("spectrum", spectrum.spectrum_figure(trace, view.layer, d)))
     elif view.view == "animate":  # the report plays at the page's default speed
         out.append(("anim", animation_figure([("", trace)], frame_ms=int(1000 / DEFAULT_SPEED),
                                              **where)))
     if view.view != "gradient":  # the gradient view carries the values at t as its last row
-        out.append(("vectors", F.vectors_figure(trace, t=t, **where)))
+        out.append(("vectors", gradient.vectors_figure(trace, t=t, **where)))
     return out
 
 

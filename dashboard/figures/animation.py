@@ -2,9 +2,10 @@
 (t = 0..T-1: h_t appears step by step) and back through the backward pass (t = T-1..0: dL/dh_t
 arrives step by step). Pure function, no Streamlit.
 
-The heatmaps are sent once (reduced to what the cursor can visit); a frame only moves shapes (a grey cover over what is not computed yet
-and the cursor line) so playing it runs in the browser, never the engine, and each
-frame is a few hundred bytes. Long sequences are walked with a stride, and the title says so.
+The heatmaps are sent once (reduced to what the cursor can visit); a frame only moves shapes (a
+grey cover over what is not computed yet, theme.COVER_COLOR, and the cursor line) so playing it
+runs in the browser, never the engine, and each frame is a few hundred bytes. Long sequences are
+walked with a stride, and the title says so.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from engine import Trace
-
-from dashboard.figures import plots as F
 from dashboard import theme
+from dashboard.figures.base import heatmap_data, log_colorbar, pool_time, set_layout
 from dashboard.figures.compare import shared_state_range
+from engine import Trace
 
 MAX_STEPS = 100  # cursor positions per pass: 200 frames in all, whatever T is
 # A frame moves shapes, and plotly.js then redraws the whole figure, heatmaps included: its cost
@@ -29,7 +29,6 @@ MAX_COLUMNS = 2 * MAX_STEPS
 MAX_ROWS = 128
 SPEEDS = (2, 5, 10, 20, 40)  # steps per second offered by the pages
 DEFAULT_SPEED = 10
-COVER_COLOR = "rgba(235, 235, 235, 0.92)"  # "not computed yet": the page's background, nearly opaque
 SHAPES_PER_PLOT = 2  # the cover and the cursor line, in every subplot, in every frame
 
 
@@ -67,9 +66,9 @@ def _shapes(refs: list[tuple[str, str]], rows: int, phase: str, t: int,
             x0, x1 = (lo, lo) if row == 0 else (lo, t - 0.5)
         x1 = max(x0, x1)
         out.append(dict(type="rect", xref=xr, yref=f"{yr} domain", x0=x0, x1=x1, y0=0, y1=1,
-                        fillcolor=COVER_COLOR, line=dict(width=0)))
+                        fillcolor=theme.COVER_COLOR, line=dict(width=0)))
         out.append(dict(type="line", xref=xr, yref=f"{yr} domain", x0=t, x1=t, y0=0, y1=1,
-                        line=dict(color=theme.CURSOR_COLOR, width=2)))
+                        line=theme.CURSOR_LINE))
     return out
 
 
@@ -77,8 +76,8 @@ def reduce(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]
     """(H, T) -> at most MAX_ROWS x MAX_COLUMNS, keeping the value of largest |.| in each block;
     returns (pooled, first step of each column, first unit of each row, steps per column,
     units per row)."""
-    zt, x, kt = F.pool_time(z, MAX_COLUMNS)  # (H, T')
-    zu, y, ku = F.pool_time(np.ascontiguousarray(zt.T), MAX_ROWS)  # (T', H')
+    zt, x, kt = pool_time(z, MAX_COLUMNS)  # (H, T')
+    zu, y, ku = pool_time(np.ascontiguousarray(zt.T), MAX_ROWS)  # (T', H')
     return np.ascontiguousarray(zu.T), x, y, kt, ku
 
 
@@ -126,10 +125,10 @@ def animation_figure(sides: list[tuple[str, Trace]], layer: int = 0, direction: 
             pooled = max(pooled[0], kt), max(pooled[1], ku)
             span = min(span[0], x[0] - kt / 2), max(span[1], x[-1] + kt / 2)
             dom = fig.get_subplot(r, c).yaxis.domain
-            bar = (F.log_colorbar("|dL/dh_t|") if r == 2 else dict(title="h_t"))
+            bar = log_colorbar("|dL/dh_t|") if r == 2 else dict(title=dict(text="h_t"))
             bar.update(y=(dom[0] + dom[1]) / 2, len=dom[1] - dom[0], yanchor="middle", thickness=12)
-            for hm in F.heatmap_traces(zp, x, y=y, colorbar=bar, **kw):
-                hm.showscale = last and hm.showscale is not False
+            for hm in heatmap_data(zp, x, y=y, colorbar=bar, **kw):
+                hm["showscale"] = last and hm.get("showscale") is not False
                 fig.add_trace(hm, row=r, col=c)
             fig.update_yaxes(title_text="unit" if c == 1 else None, row=r, col=c)
         fig.update_xaxes(title_text="step t", row=2, col=c)
@@ -166,7 +165,7 @@ def animation_figure(sides: list[tuple[str, Trace]], layer: int = 0, direction: 
                                              transition=dict(duration=0))])
                              for ph, t in plan])])
     note = _reduced_note(*pooled)
-    F._layout(fig, _title(k, T) + note, 2 * theme.HEATMAP_HEIGHT + 80, top=115 if note else None)
+    set_layout(fig, _title(k, T) + note, 2 * theme.HEATMAP_HEIGHT + 80, top=115 if note else None)
     fig.update_layout(margin=dict(b=110))  # room for the buttons and the slider
     return fig
 

@@ -1,8 +1,9 @@
 """Paired figures for the Compare page: A and B on ONE colour scale and ONE axis range, the ratio
 of their gradient norms, and the summary table. Pure functions (no Streamlit).
 
-The pairs are figures.py's own builders, then put on a range computed from both traces, so equal
-colours (and equal heights) mean equal magnitudes on the two sides.
+The pairs are the Explore page's own builders (forward.py, gradient.py), then put on a range
+computed from both traces, so equal colours (and equal heights) mean equal magnitudes on the two
+sides.
 """
 
 from __future__ import annotations
@@ -13,10 +14,17 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from engine import Trace
-
-from dashboard.figures import plots as F
 from dashboard import theme
+from dashboard.figures import forward, gradient, readouts
+from dashboard.figures.base import (
+    f32,
+    line_style,
+    log10_ticks,
+    mark_cursor,
+    set_layout,
+    symmetric_range,
+)
+from engine import Trace
 
 SIDE_NAMES = ("A", "B")
 
@@ -36,7 +44,7 @@ def shared_state_range(traces: list[Trace], quantity: str, where: dict) -> tuple
     (tanh-like), else +-max |finite value| over all of them."""
     bounded = quantity == "hidden" and all(
         t.config.cell != "rnn" or t.config.activation in ("tanh", "sigmoid") for t in traces)
-    return F.symmetric_range(np.concatenate([_rows(t, quantity, where).ravel() for t in traces]),
+    return symmetric_range(np.concatenate([_rows(t, quantity, where).ravel() for t in traces]),
                              bounded)
 
 
@@ -47,22 +55,22 @@ def paired_state_figures(a: Trace, b: Trace, quantity: str, where: dict,
     sym = "h_t" if quantity == "hidden" else "c_t"
     figs = []
     for side, trace in zip(SIDE_NAMES, (a, b), strict=True):
-        fig = F.state_figure(trace, quantity, cursor=cursor, **where)
+        fig = forward.state_figure(trace, quantity, cursor=cursor, **where)
         fig.update_traces(zmin=zmin, zmax=zmax, selector=dict(type="heatmap", name=sym))
         figs.append(_titled(fig, side))
     return figs
 
 
 def paired_grad_heatmaps(a: Trace, b: Trace, where: dict, cursor: int | None = None) -> list[go.Figure]:
-    """|dL/dh_t| of A and B: figures.py already draws it on the fixed range theme.LOG10_RANGE."""
-    return [_titled(F.grad_heatmap_figure(t, cursor=cursor, **where), side)
+    """|dL/dh_t| of A and B: gradient.py already draws it on the fixed range theme.LOG10_RANGE."""
+    return [_titled(gradient.grad_heatmap_figure(t, cursor=cursor, **where), side)
             for side, t in zip(SIDE_NAMES, (a, b), strict=True)]
 
 
 def paired_gates_figures(a: Trace, b: Trace, where: dict, cursor: int | None = None) -> list[go.Figure]:
     """Gates (or phi'(a_t)) of A and B: every gate is on its fixed range (theme.gate_range), the
     fractions on 0..1, so the pair already shares its scales."""
-    return [_titled(F.gates_figure(t, cursor=cursor, **where), side)
+    return [_titled(forward.gates_figure(t, cursor=cursor, **where), side)
             for side, t in zip(SIDE_NAMES, (a, b), strict=True)]
 
 
@@ -75,14 +83,14 @@ def _finite_y(fig: go.Figure) -> np.ndarray:
 def paired_grad_norm_figures(a: Trace, b: Trace, where: dict,
                              cursor: int | None = None) -> list[go.Figure]:
     """log10 ||dL/dh_t|| of A and B (with their fits, cell paths) on one shared y range."""
-    figs = [_titled(F.grad_norm_figure(t, cursor=cursor, **where), side)
+    figs = [_titled(gradient.grad_norm_figure(t, cursor=cursor, **where), side)
             for side, t in zip(SIDE_NAMES, (a, b), strict=True)]
     v = np.concatenate([_finite_y(f) for f in figs])
     if v.size:
         lo, hi = float(v.min()), float(v.max())
         pad = max(0.05 * (hi - lo), 0.1)
         for f in figs:
-            f.update_yaxes(range=[lo - pad, hi + pad], **F.log10_ticks(lo, hi))
+            f.update_yaxes(range=[lo - pad, hi + pad], **log10_ticks(lo, hi))
     return figs
 
 
@@ -100,19 +108,19 @@ def ratio_figure(a: Trace, b: Trace, where: dict, cursor: int | None = None) -> 
     r = log10_ratio(a, b, where)
     T = r.shape[0]
     t = np.arange(T, dtype=np.int32)
-    fig = go.Figure(go.Scatter(x=t, y=F.f32(r), mode="lines", name="B / A",
+    fig = go.Figure(go.Scatter(x=t, y=f32(r), mode="lines", name="B / A",
                                line=dict(color=theme.LINE_COLORS["hidden_path"], width=2),
-                               customdata=F.f32(10.0 ** np.clip(r, -300, 300)),
+                               customdata=f32(10.0 ** np.clip(r, -300, 300)),
                                hovertemplate="t=%{x}<br>B / A = %{customdata:.3g}<extra></extra>"))
-    fig.add_hline(y=0.0, line=dict(color=theme.LINE_COLORS["unit_circle"], dash="dot"),
+    fig.add_hline(y=0.0, line=line_style("unit_circle"),
                   annotation_text="B = A", annotation_position="top left")
     finite = r[np.isfinite(r)]
     lo, hi = (min(float(finite.min()), 0.0), max(float(finite.max()), 0.0)) if finite.size else (-1, 1)
-    fig.update_yaxes(title_text="||dL/dh_t||: B / A (log scale)", **F.log10_ticks(lo, hi))
+    fig.update_yaxes(title_text="||dL/dh_t||: B / A (log scale)", **log10_ticks(lo, hi))
     fig.update_xaxes(title_text="step t")
-    F.mark_cursor(fig, cursor)
-    return F._layout(fig, "Gradient norm ratio B / A per step (above 1: B keeps more gradient)",
-                     theme.LINE_HEIGHT)
+    mark_cursor(fig, cursor)
+    return set_layout(fig, "Gradient norm ratio B / A per step (above 1: B keeps more gradient)",
+                      theme.LINE_HEIGHT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,8 +136,8 @@ def saturated_fraction(trace: Trace, where: dict) -> tuple[str, float]:
     if trace.config.cell == "rnn":
         d = trace.act_deriv[ld, :, s, :]
         with np.errstate(invalid="ignore"):
-            return f"units with phi' < {F.BLOCKED}", float((d < F.BLOCKED).mean())
-    fr = [F.saturation(g[ld, :, s, :], name).mean() for name, g in trace.gates.items()]
+            return f"units with phi' < {forward.BLOCKED}", float((d < forward.BLOCKED).mean())
+    fr = [forward.saturation(g[ld, :, s, :], name).mean() for name, g in trace.gates.items()]
     return "saturated gate values", float(np.mean(fr))
 
 
@@ -175,7 +183,7 @@ def summary_row(trace: Trace, where: dict) -> dict[str, str]:
     versus = ("gated cell: no bound" if bound is None else
               f"{s:.3g} {'<' if s < bound else '≥'} {bound:.3g}")
     rate = fit.get("rate", math.nan)
-    flags = F.flag_lines(trace)
+    flags = readouts.flag_lines(trace)
     cell = c.cell if c.cell != "rnn" else f"rnn ({c.activation})"
     return {
         "cell": cell,

@@ -10,10 +10,17 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from engine.train import TrainResult
-
 from dashboard import theme
-from dashboard.figures.plots import _layout, _row_colorbar, f32, log10_abs, log_colorbar, symmetric_range
+from dashboard.figures.base import (
+    f32,
+    log10_abs,
+    log_colorbar,
+    mark_cursor,
+    row_colorbar,
+    set_layout,
+    symmetric_range,
+)
+from engine.train import TrainResult
 
 SMOOTH_POINTS = 50  # the smoothed loss averages about steps / 50 steps per point
 LINE_HEIGHT = theme.LINE_HEIGHT + 90  # room for the legend under the plot
@@ -53,11 +60,6 @@ def _legend_below(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def _step_marker(fig: go.Figure, step: int | None) -> None:
-    if step is not None:
-        fig.add_vline(x=step, line=dict(color=theme.CURSOR_COLOR, width=2, dash="dot"))
-
-
 def loss_figure(results: list[TrainResult], marker: int | None = None) -> go.Figure:
     """Training loss per step (log axis), smoothed, against the task's trivial baselines."""
     fig = go.Figure()
@@ -72,15 +74,14 @@ def loss_figure(results: list[TrainResult], marker: int | None = None) -> go.Fig
                                  legendgroup=r.label,
                                  hovertemplate="step %{x}<br>smoothed loss %{y:.4g}<extra></extra>"))
     for j, b in enumerate(results[0].baselines if results else []):
-        fig.add_hline(y=b.loss, line=dict(color=theme.BASELINE_COLOR, width=1.5,
-                                          dash="dash" if j == 0 else "dot"),
+        fig.add_hline(y=b.loss, line=theme.BASELINE_LINES[min(j, 1)],
                       annotation_text=f"baseline: {b.name} = {b.loss:.3g}",
                       annotation_position="bottom left" if j else "top left",
                       annotation_font_color=theme.BASELINE_COLOR)
-    _step_marker(fig, marker)
+    mark_cursor(fig, marker)
     fig.update_yaxes(type="log", title="loss (log)")
     fig.update_xaxes(title="training step")
-    return _legend_below(_layout(fig, "Training loss vs the trivial baseline", LINE_HEIGHT))
+    return _legend_below(set_layout(fig, "Training loss vs the trivial baseline", LINE_HEIGHT))
 
 
 def grad_norm_figure(results: list[TrainResult], marker: int | None = None) -> go.Figure:
@@ -95,21 +96,21 @@ def grad_norm_figure(results: list[TrainResult], marker: int | None = None) -> g
                                  hovertemplate="step %{x}<br>before clipping %{y:.3g}<extra></extra>"))
         if r.clip is not None:
             fig.add_trace(go.Scatter(x=steps, y=f32(_positive(r.grad_norm_clipped)), mode="lines",
-                                     line=dict(color=_color(i), width=2, dash="dot"),
+                                     line=dict(color=_color(i), width=2, dash=theme.CLIPPED_DASH),
                                      name=f"{r.label}: applied", legendgroup=r.label,
                                      showlegend=False,
                                      hovertemplate="step %{x}<br>applied %{y:.3g}<extra></extra>"))
     clip = results[0].clip if results else None
     if clip is not None:
-        fig.add_hline(y=clip, line=dict(color=theme.THRESHOLD_COLOR, width=1.5, dash="dash"),
+        fig.add_hline(y=clip, line=theme.THRESHOLD_LINE,
                       annotation_text=f"clipping threshold {clip:g}",
                       annotation_font_color=theme.THRESHOLD_COLOR)
-    _step_marker(fig, marker)
+    mark_cursor(fig, marker)
     fig.update_yaxes(type="log", title="||dL/dW|| (log)")
     fig.update_xaxes(title="training step")
     title = "Gradient norm (solid) and as clipped (dotted)" if clip is not None \
         else "Gradient norm (no clipping)"
-    return _legend_below(_layout(fig, title, LINE_HEIGHT))
+    return _legend_below(set_layout(fig, title, LINE_HEIGHT))
 
 
 def radius_figure(results: list[TrainResult], marker: int | None = None) -> go.Figure:
@@ -124,12 +125,12 @@ def radius_figure(results: list[TrainResult], marker: int | None = None) -> go.F
             marker=dict(size=4), line=dict(color=_color(i), width=2),
             name=r.label + (" (largest gate block)" if gated else ""),
             hovertemplate="step %{x}<br>spectral radius %{y:.4g}<extra></extra>"))
-    fig.add_hline(y=1.0, line=dict(color=theme.THRESHOLD_COLOR, width=1.5, dash="dash"),
+    fig.add_hline(y=1.0, line=theme.THRESHOLD_LINE,
                   annotation_text="radius 1", annotation_font_color=theme.THRESHOLD_COLOR)
-    _step_marker(fig, marker)
+    mark_cursor(fig, marker)
     fig.update_yaxes(title="max |eigenvalue| of W_hh", rangemode="tozero")
     fig.update_xaxes(title="training step")
-    return _legend_below(_layout(fig, "Spectral radius of W_hh over training", LINE_HEIGHT))
+    return _legend_below(set_layout(fig, "Spectral radius of W_hh over training", LINE_HEIGHT))
 
 
 def grad_time_figure(results: list[TrainResult], marker: int | None = None) -> go.Figure:
@@ -159,34 +160,33 @@ def grad_time_figure(results: list[TrainResult], marker: int | None = None) -> g
             row=1, col=i + 1)
         fig.update_xaxes(title="t", row=1, col=i + 1)
     if marker is not None:
-        fig.add_hline(y=marker, line=dict(color=theme.CURSOR_COLOR, width=2, dash="dot"))
+        fig.add_hline(y=marker, line=theme.CURSOR_LINE)
     fig.update_yaxes(title="training step", row=1, col=1)
-    return _layout(fig, "How far back the gradient reaches: ||dL/dh_t|| per training step",
-                   theme.HEATMAP_HEIGHT + 60)
+    return set_layout(fig, "How far back the gradient reaches: ||dL/dh_t|| per training step",
+                      theme.HEATMAP_HEIGHT + 60)
 
 
-def _snapshot(r: TrainResult, index: int):
-    """r's snapshot number `index` (its last if it has fewer: a stopped run), or None."""
-    return r.snapshots[min(index, len(r.snapshots) - 1)] if r.snapshots else None
+def _at_snapshot(results: list[TrainResult], index: int) -> tuple[list, int | None]:
+    """([(slot, result, its snapshot number `index`)] of every model that has snapshots (a
+    stopped run gives its last), the training step of the last of them or None)."""
+    found = [(i, r, r.snapshots[min(index, len(r.snapshots) - 1)])
+             for i, r in enumerate(results) if r.snapshots]
+    return found, (found[-1][2].step if found else None)
 
 
 def snapshot_figure(results: list[TrainResult], index: int) -> go.Figure:
     """||dL/dh_t|| against t at one snapshot, every model (log axis; a gap where truncation
     cut the gradient to exactly 0)."""
     fig = go.Figure()
-    step = None
-    for i, r in enumerate(results):
-        s = _snapshot(r, index)
-        if s is None:
-            continue
-        step = s.step
+    found, step = _at_snapshot(results, index)
+    for i, r, s in found:
         fig.add_trace(go.Scatter(
             x=np.arange(len(s.grad_hidden_norm), dtype=np.int32), y=f32(_positive(s.grad_hidden_norm)),
             mode="lines", line=dict(color=_color(i), width=2), name=f"{r.label} (loss {s.loss:.3g})",
             hovertemplate="t=%{x}<br>||dL/dh_t|| %{y:.3g}<extra></extra>"))
     fig.update_yaxes(type="log", title="||dL/dh_t|| (log)")
     fig.update_xaxes(title="t")
-    return _layout(fig, f"||dL/dh_t|| along the sequence at step {step}", theme.LINE_HEIGHT)
+    return set_layout(fig, f"||dL/dh_t|| along the sequence at step {step}", theme.LINE_HEIGHT)
 
 
 def hidden_figure(results: list[TrainResult], index: int) -> go.Figure:
@@ -194,12 +194,8 @@ def hidden_figure(results: list[TrainResult], index: int) -> go.Figure:
     n = max(len(results), 1)
     fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.12 if n > 1 else 0,
                         subplot_titles=[r.label for r in results] or [""])
-    step = None
-    for i, r in enumerate(results):
-        s = _snapshot(r, index)
-        if s is None:
-            continue
-        step = s.step
+    found, step = _at_snapshot(results, index)
+    for i, r, s in found:
         z = s.hidden.T  # (H, T)
         bounded = r.config.cell != "rnn" or r.config.activation in ("tanh", "sigmoid")
         zmin, zmax = symmetric_range(z, bounded)
@@ -209,6 +205,6 @@ def hidden_figure(results: list[TrainResult], index: int) -> go.Figure:
             hovertemplate="t=%{x}<br>unit %{y}<br>h=%{z:.3g}<extra></extra>"), row=i + 1, col=1)
         fig.update_yaxes(title="unit", row=i + 1, col=1)
     for i in range(len(results)):  # colour bars need the subplot domains, known only now
-        fig.data[i].colorbar = _row_colorbar(fig, i + 1)
+        fig.data[i].colorbar = row_colorbar(fig, i + 1)
     fig.update_xaxes(title="t", row=n, col=1)
-    return _layout(fig, f"Hidden states h_t of sample 0 at step {step}", 80 + ROW_HEIGHT * n)
+    return set_layout(fig, f"Hidden states h_t of sample 0 at step {step}", 80 + ROW_HEIGHT * n)

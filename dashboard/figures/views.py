@@ -1,5 +1,5 @@
 """The Explore page's time views as single figures (pure: no Streamlit): each view's plots stacked
-on one time axis (figures.stack_figures), the values at step t as the last row of the gradient
+on one time axis (stack.stack_figures), the values at step t as the last row of the gradient
 view. dashboard/ui/charts.py caches and draws these; dashboard/export/ puts the same figures in
 the HTML report.
 """
@@ -8,34 +8,41 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from dashboard.figures import forward, gradient, stack
+from dashboard.figures.base import where_note
 from engine import Trace
 
-from dashboard.figures import plots as F
-
+GRADIENT_HEIGHTS = (250, 190, 150)  # px: |dL/dh_t| heatmap, its norm, the BPTT terms
+VALUES_HEIGHT = 200  # px: the values over units at step t, under a view's time plots
+STATE_HEIGHT = 230  # px per stacked state heatmap (h_t, c_t)
 VALUES = "vectors_figure"  # the values-at-t plot: the one row of a view that a cursor move redraws
 
 
 def _parts(name: str, trace: Trace, layer: int, direction: int, sample: int) -> tuple[list, str]:
-    """(builders of the view's plots as (name, function, height), the figure's title)."""
+    """(the view's plots as (builder name, build, height), the figure's title). The stacked
+    plots are built as JSON (builder.json, see base.plain_figure): the stack is assembled from
+    plain data, never through Plotly's objects."""
     where = dict(layer=layer, direction=direction, sample=sample, cursor=0)
-    note = F.where_note(trace, layer, direction, sample)
+    note = where_note(trace, layer, direction, sample)
     if name == "gradient":
-        h, n, b = F.GRADIENT_HEIGHTS
-        # specs, not figures: the stack is assembled from plain data (see figures.fast_figure)
-        return [("grad_heatmap_figure", lambda: F.grad_heatmap_spec(trace, **where), h),
-                ("grad_norm_figure", lambda: F.grad_norm_spec(trace, **where), n),
+        h, n, b = GRADIENT_HEIGHTS
+        return [("grad_heatmap_figure",
+                 lambda: gradient.grad_heatmap_figure.json(trace, **where), h),
+                ("grad_norm_figure", lambda: gradient.grad_norm_figure.json(trace, **where), n),
                 ("weight_terms_figure",
-                 lambda: F.weight_terms_spec(trace, layer, direction, cursor=0), b),
-                (VALUES, lambda: F.vectors_spec(trace, layer, direction, sample, t=0),
-                 F.VALUES_HEIGHT)], f"Gradient through time{note}"
+                 lambda: gradient.weight_terms_figure.json(trace, layer, direction, cursor=0), b),
+                (VALUES,
+                 lambda: gradient.vectors_figure.json(trace, layer, direction, sample, t=0),
+                 VALUES_HEIGHT)], f"Gradient through time{note}"
     if name == "hidden":
         qs = ["hidden"] + (["cell"] if trace.cell is not None else [])
-        return [("state_figure", lambda q=q: F.state_figure(trace, q, **where), F.STATE_HEIGHT)
-                for q in qs], f"States{note}"
+        return [("state_figure", lambda q=q: forward.state_figure.json(trace, q, **where),
+                 STATE_HEIGHT) for q in qs], f"States{note}"
     if name == "gates":
-        return [("gates_figure", lambda: F.gates_figure(trace, **where), 0)], ""
+        return [("gates_figure", lambda: forward.gates_figure(trace, **where), 0)], ""
     if name == "signals":
-        return [("signals_figure", lambda: F.signals_figure(trace, sample=sample, cursor=0), 0)], ""
+        return [("signals_figure",
+                 lambda: forward.signals_figure(trace, sample=sample, cursor=0), 0)], ""
     raise ValueError(f"views: no stacked figure for view {name!r}")
 
 
@@ -55,20 +62,19 @@ def build_view(name: str, trace: Trace, layer: int, direction: int, sample: int
     if not figs:
         return None, errors, 0
     if len(parts) == 1:
-        return figs[0].to_plotly_json(), errors, 0
+        return stack.figure_json(figs[0]), errors, 0
     time_rows = len(figs) - (1 if values_row else 0)
-    return F.stack_figures(figs, heights, title, time_rows), errors, values_row
-
-
+    return stack.stack_figures(figs, heights, title, time_rows), errors, values_row
 
 
 def with_cursor(spec: dict, values_row: int, trace: Trace, where: dict, t: int) -> go.Figure:
     """The built view with its values row redrawn for step t and its cursor lines moved to t."""
     if values_row:
-        spec = F.replace_row(spec, values_row, F.vectors_spec(trace, t=t, **where))
+        values = gradient.vectors_figure.json(trace, t=t, **where)
+        spec = stack.replace_row(spec, values_row, values)
     # _validate=False: the spec came out of Plotly already validated; re-checking every property
     # costs more than the rest of a cursor move
-    return go.Figure(F.move_cursor(spec, t), _validate=False)
+    return go.Figure(stack.move_cursor(spec, t), _validate=False)
 
 
 def view_figure(name: str, trace: Trace, where: dict, t: int) -> go.Figure | None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.figures import compare as CF
-from dashboard.figures import plots as F
+from dashboard.figures import compare as compare_figs
+from dashboard.figures import readouts
 from dashboard.figures.animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from dashboard.safe import md
 from dashboard.state import compare as CS
@@ -285,7 +285,7 @@ def _main_view(a: Config, b: Config) -> None:
     _sync_url(a, b, view)
     ss["_cmp_last"] = (a, b, view)
     for side, trace in (("A", ta), ("B", tb)):
-        flags = F.flag_lines(trace)
+        flags = readouts.flag_lines(trace)
         if flags:
             st.error(f"**{side}: numerical trouble** (non-finite cells are drawn in magenta): "
                      + "; ".join(flags), icon=":material/error:")
@@ -294,7 +294,7 @@ def _main_view(a: Config, b: Config) -> None:
     t = view.cursor(T)
     try:
         ta.spectrum, tb.spectrum = spectra(a, ta), spectra(b, tb)
-        st.dataframe(CF.summary_table(ta, tb, where), key="cmp_summary", width="stretch")
+        st.dataframe(compare_figs.summary_table(ta, tb, where), key="cmp_summary", width="stretch")
     except Exception as e:  # noqa: BLE001
         st.error(f"Could not build the summary table: {type(e).__name__}: {md(str(e))}")
     tabs = st.tabs([CS.COMPARE_VIEW_TITLES[v] for v in CS.COMPARE_VIEWS], key=view_key("tab"),
@@ -310,18 +310,20 @@ def _main_view(a: Config, b: Config) -> None:
 def _draw(name: str, ta: Trace, tb: Trace, where: dict, t: int) -> None:
     """The paired figures of one tab."""
     if name == "gradient":
-        _pair(CF.paired_grad_heatmaps, ta, tb, where, cursor=t, keys=("cmp_grad_a", "cmp_grad_b"))
-        _pair(CF.paired_grad_norm_figures, ta, tb, where, cursor=t,
+        _pair(compare_figs.paired_grad_heatmaps, ta, tb, where, cursor=t,
+              keys=("cmp_grad_a", "cmp_grad_b"))
+        _pair(compare_figs.paired_grad_norm_figures, ta, tb, where, cursor=t,
               keys=("cmp_norm_a", "cmp_norm_b"))
-        draw(CF.ratio_figure, ta, tb, where, cursor=t, key="cmp_ratio")
+        draw(compare_figs.ratio_figure, ta, tb, where, cursor=t, key="cmp_ratio")
     elif name == "hidden":
-        _pair(CF.paired_state_figures, ta, tb, "hidden", where, cursor=t,
+        _pair(compare_figs.paired_state_figures, ta, tb, "hidden", where, cursor=t,
               keys=("cmp_hidden_a", "cmp_hidden_b"))
         if ta.cell is not None and tb.cell is not None:
-            _pair(CF.paired_state_figures, ta, tb, "cell", where, cursor=t,
+            _pair(compare_figs.paired_state_figures, ta, tb, "cell", where, cursor=t,
                   keys=("cmp_cell_a", "cmp_cell_b"))
     elif name == "gates":
-        _pair(CF.paired_gates_figures, ta, tb, where, cursor=t, keys=("cmp_gates_a", "cmp_gates_b"))
+        _pair(compare_figs.paired_gates_figures, ta, tb, where, cursor=t,
+              keys=("cmp_gates_a", "cmp_gates_b"))
     elif name == "animate":
         speed = st.select_slider("Speed (steps per second)", SPEEDS, value=DEFAULT_SPEED,
                                  key="cmp_speed")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.figures import equations
-from dashboard.figures import plots as F
+from dashboard.figures import equations, gradient, readouts, spectrum
 from dashboard.figures.animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from dashboard.safe import md
 from dashboard.state import explore as S
@@ -178,7 +177,7 @@ def _sync_url(config: Config, view: View) -> None:
 
 def _summary(trace: Trace, layer: int, direction: int) -> str:
     return (f"**loss** L = {trace.loss:.4g} · **|dL/dh_t|** going back in time: "
-            f"{F.decay_readout(trace, layer, direction)}")
+            f"{readouts.decay_readout(trace, layer, direction)}")
 
 
 @st.fragment
@@ -201,7 +200,7 @@ def _main_view(config: Config) -> None:
     view = _view_controls(config, T)
     _sync_url(config, view)
     st.session_state["_explore_last"] = (config, view)  # restored after a visit to another page
-    flags = F.flag_lines(trace)
+    flags = readouts.flag_lines(trace)
     if flags:
         st.error("**Numerical trouble** (non-finite cells are drawn in magenta): "
                  + "; ".join(flags), icon=":material/error:")
@@ -220,7 +219,7 @@ def _main_view(config: Config) -> None:
             st.caption(EXPLAIN[name])
             _draw(name, trace, where, t, view)
     if view.view != "gradient":  # the gradient view draws the values at t as its last row
-        draw(F.vectors_figure, trace, t=t, key="fig_vectors", **where)
+        draw(gradient.vectors_figure, trace, t=t, key="fig_vectors", **where)
     _equations(trace, t, where)
     export_ui.export_section(trace, view, EXPLAIN)
 
@@ -260,12 +259,13 @@ def _draw(name: str, trace: Trace, where: dict, t: int, view: View) -> None:
         c2.toggle("Jacobian norms ||dh_T/dh_t||", key=view_key("jacobian"),
                   help=S.VIEW_PARAM["jacobian"].help)
         if trace.influence is not None:
-            draw(F.influence_figure, trace, cursor=t, key="fig_influence")
+            draw(gradient.influence_figure, trace, cursor=t, key="fig_influence")
     elif name == "spectrum":
         ld = trace.layer_index(where["layer"], where["direction"])
         trace.spectrum = spectra(trace.config, trace)  # cached per config, not redone
         st.info(trace.spectrum[ld]["verdict"])
-        draw(F.spectrum_figure, trace, where["layer"], where["direction"], key="fig_spectrum")
+        draw(spectrum.spectrum_figure, trace, where["layer"], where["direction"],
+             key="fig_spectrum")
     elif name == "animate":
         speed = st.select_slider("Speed (steps per second)", SPEEDS, value=DEFAULT_SPEED,
                                  key=view_key("speed"))

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import uploads as U
-from dashboard.figures import train as TF
+from dashboard.figures import train as train_figs
 from dashboard.safe import md
 from dashboard.state import train as TS
 from dashboard.state.limits import CACHE_TTL
@@ -248,13 +248,13 @@ def progress_text(p: Progress) -> str:
 def _charts(results: list[TrainResult], slots: dict, suffix: str = "", marker: int | None = None) -> None:
     """The four live charts into their placeholders (keys unique per redraw within a run)."""
     with slots["loss"].container():
-        draw(TF.loss_figure, results, marker, key=f"tr_fig_loss{suffix}")
+        draw(train_figs.loss_figure, results, marker, key=f"tr_fig_loss{suffix}")
     with slots["norm"].container():
-        draw(TF.grad_norm_figure, results, marker, key=f"tr_fig_norm{suffix}")
+        draw(train_figs.grad_norm_figure, results, marker, key=f"tr_fig_norm{suffix}")
     with slots["radius"].container():
-        draw(TF.radius_figure, results, marker, key=f"tr_fig_radius{suffix}")
+        draw(train_figs.radius_figure, results, marker, key=f"tr_fig_radius{suffix}")
     with slots["heat"].container():
-        draw(TF.grad_time_figure, results, marker, key=f"tr_fig_heat{suffix}")
+        draw(train_figs.grad_time_figure, results, marker, key=f"tr_fig_heat{suffix}")
 
 
 def _show(run: dict, progress, slots) -> None:
@@ -276,9 +276,9 @@ def _show(run: dict, progress, slots) -> None:
         index = snaps.index(marker) if marker in snaps else len(snaps) - 1
         c1, c2 = present_ui.chart_columns(2)
         with c1:
-            draw(TF.snapshot_figure, results, index, key="tr_fig_snapshot")
+            draw(train_figs.snapshot_figure, results, index, key="tr_fig_snapshot")
         with c2:
-            draw(TF.hidden_figure, results, index, key="tr_fig_hidden")
+            draw(train_figs.hidden_figure, results, index, key="tr_fig_hidden")
     st.dataframe(summary(results), hide_index=True, key="tr_summary")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.figures import plots
+from dashboard.figures import stack
 from dashboard.figures import views as stacked
 from dashboard.figures.present import style_for_presentation
 from dashboard.safe import md
@@ -93,5 +93,5 @@ def view_figure(name: str, trace: Trace, where: dict, t: int, view) -> go.Figure
         if not values_row:  # nothing was rebuilt: not a failing plot, a failing page
             raise
         st.error(f"Could not draw this plot (vectors_figure): {type(e).__name__}: {md(str(e))}")
-        return stacked.with_cursor(plots.replace_row(spec, values_row, go.Figure()), 0, trace,
+        return stacked.with_cursor(stack.replace_row(spec, values_row, go.Figure()), 0, trace,
                                    where, t)

@@ -12,7 +12,7 @@ import urllib.parse
 import streamlit as st
 
 from dashboard.export import config_file, report, script, tables
-from dashboard.figures import plots as F
+from dashboard.figures import readouts
 from dashboard.figures.present import style_for_presentation
 from dashboard.safe import md
 from dashboard.state import explore as S
@@ -68,10 +68,10 @@ def _report(trace: Trace, view: View, explain: dict, url: str) -> bytes:
         figures = [(k, style_for_presentation(f)) for k, f in figures]
     d = DIRECTIONS.index(view.direction)
     summary = [f"Loss L = {trace.loss:.4g}. |dL/dh_t| going back in time: "
-               f"{F.decay_readout(trace, view.layer, d)}"]
+               f"{readouts.decay_readout(trace, view.layer, d)}"]
     if view.view == "spectrum":
         summary.append(trace.spectrum[trace.layer_index(view.layer, d)]["verdict"])
-    flags = F.flag_lines(trace)
+    flags = readouts.flag_lines(trace)
     warnings = ["Numerical trouble (non-finite cells are drawn in magenta): " + "; ".join(flags)
                 ] if flags else []
     page = report.report_html(figures, trace.config, view=view,

@@ -1,0 +1,183 @@
+"""Figures of the backward pass: |dL/dh_t| per unit, its norm through time with the fitted decay,
+the per-step terms of the BPTT sum dL/dW_hh, the influence matrix |dL_s/dh_k|, and the values
+over units at the time cursor (the gradient view's last row). Pure functions of an engine Trace;
+written as base.py describes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dashboard import theme
+from dashboard.figures.base import (
+    f32,
+    heatmap_data,
+    layout_data,
+    line_style,
+    log10_abs,
+    log10_ticks,
+    log_colorbar,
+    mark_cursor,
+    plain_figure,
+    pool_time,
+    reduced_note,
+    set_layout,
+    time_plot,
+    weight_name,
+    where_note,
+)
+from dashboard.figures.readouts import decay_readout
+from engine import Trace
+
+MAX_BARS = 500  # bar charts with more steps are max-pooled: thinner bars than pixels help nobody
+
+
+@plain_figure
+def grad_heatmap_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int = 0,
+                        cursor: int | None = None) -> dict:
+    """|dL/dh_t| per unit on the FIXED log10 range theme.LOG10_RANGE (comparable across runs)."""
+    g = trace.grad_hidden[trace.layer_index(layer, direction), :, sample, :].T  # (H, T)
+    T = g.shape[1]
+    gp, x, k = pool_time(g)
+    lo, hi = theme.LOG10_RANGE
+    data = heatmap_data(gp, x, colorscale=theme.LOG_SCALE, zmin=lo, zmax=hi, log=True,
+                        name="log10|dL/dh|", hover="%{z:.2f}", colorbar=log_colorbar("|dL/dh_t|"))
+    title = (f"|dL/dh_t| per unit, fixed log scale 1e{lo:.0f}..1e{hi:.0f}"
+             f"{where_note(trace, layer, direction, sample)}{reduced_note(k, T)}")
+    return time_plot(data, title, theme.HEATMAP_HEIGHT, {"title": {"text": "unit"}}, cursor)
+
+
+def decay_line(trace: Trace, layer: int = 0, direction: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """(t, fitted log10 |dL/dh_t|) of trace.decay (sample 0), or None when there is no fit."""
+    fit = trace.decay[trace.layer_index(layer, direction)]
+    slope, icpt = fit.get("slope_log10", math.nan), fit.get("intercept_log10", math.nan)
+    if not (math.isfinite(slope) and math.isfinite(icpt)):
+        return None
+    T = trace.inputs.shape[0]
+    t = np.arange(T)
+    dist = (T - 1 - t) if direction == 0 else t  # distance from the end in processing order
+    return t.astype(np.int32), icpt + slope * dist
+
+
+def _line(x, v, name: str, style: str, **kw) -> dict:
+    """A line over time as plain data, in the named line style (base.line_style)."""
+    return dict(type="scatter", x=x, y=f32(v), mode="lines", name=name, line=line_style(style, **kw))
+
+
+@plain_figure
+def grad_norm_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int = 0,
+                     cursor: int | None = None) -> dict:
+    """log10 ||dL/dh_t|| vs t (exact, from trace.grad_hidden_log10) with the fitted decay line,
+    the LSTM cell path ||dL/dc_t|| and, when computed, the Jacobian norm ||dh_T/dh_t||."""
+    ld = trace.layer_index(layer, direction)
+    T = trace.inputs.shape[0]
+    t = np.arange(T, dtype=np.int32)
+    y = trace.grad_hidden_log10[ld, :, sample]
+    data = [_line(t, y, "hidden path ||dL/dh_t||", "hidden_path", width=2)]
+    ys = [y]
+    if trace.grad_cell is not None:
+        c = log10_abs(np.linalg.norm(trace.grad_cell[ld, :, sample], axis=-1))
+        ys.append(c)
+        data.append(_line(t, c, "cell path ||dL/dc_t||", "cell_path", width=2))
+    if trace.jacobian_norm is not None:
+        j = log10_abs(trace.jacobian_norm[ld])
+        ys.append(j)
+        data.append(_line(t, j, "||dh_T/dh_t|| (Jacobian)", "jacobian"))
+    fit = decay_line(trace, layer, direction)
+    if fit is not None and sample == 0:
+        data.append(_line(fit[0], fit[1], "fitted decay", "fit"))
+    finite = np.concatenate([v[np.isfinite(v)] for v in ys]) if ys else np.array([])
+    ticks = log10_ticks(float(finite.min()), float(finite.max())) if finite.size else {}
+    title = (f"Gradient norm through time{where_note(trace, layer, direction, sample)}: "
+             f"{decay_readout(trace, layer, direction)}")
+    return time_plot(data, title, theme.LINE_HEIGHT + 40,
+                     {"title": {"text": "norm (log scale)"}, **ticks}, cursor)
+
+
+@plain_figure
+def weight_terms_figure(trace: Trace, layer: int = 0, direction: int = 0,
+                        cursor: int | None = None) -> dict:
+    """Bars: the norm of each step's term of the BPTT sum dL/dW_hh = sum_t (...), log axis;
+    NaN / Inf terms are marked in theme.NONFINITE_COLOR along the top. The bars are drawn as one
+    filled step outline, not as Plotly bars: one SVG path instead of one per step (up to
+    MAX_BARS), which made this plot a third of the gradient view's drawing time at T=1000."""
+    name = weight_name("weight_hh", layer, direction)
+    terms = np.asarray(trace.weight_grad_terms[name], dtype=np.float64)
+    T = terms.shape[0]
+    pooled, x, k = pool_time(terms[None, :], MAX_BARS)
+    y = pooled[0]
+    bad = ~np.isfinite(y)
+    with np.errstate(invalid="ignore"):
+        y = np.where(~bad & (y > 0), y, np.nan)  # a log axis cannot draw 0
+    color = theme.LINE_COLORS["terms"]
+    # 'hvh': each value a flat step centred on its t, as a bar; filled down to the axis
+    data = [dict(type="scatter", mode="lines", x=x, y=f32(y), fill="tozeroy", fillcolor=color,
+                 line=dict(shape="hvh", width=0, color=color), name=name,
+                 hovertemplate="t=%{x}<br>||term_t||=%{y:.3g}<extra></extra>")]
+    finite = y[np.isfinite(y)]
+    if bad.any():
+        top = float(finite.max()) if finite.size else 1.0
+        data.append(dict(type="scatter", x=x[bad], y=f32(np.full(bad.sum(), top)), mode="markers",
+                         name="NaN / Inf term", hovertemplate="t=%{x}: NaN or Inf<extra></extra>",
+                         marker=dict(color=theme.NONFINITE_COLOR, symbol="x", size=7)))
+    axis = dict(type="log", title=dict(text="||term_t|| (log)"))
+    if finite.size:  # the same 1e-k / 1-2-5 labels as the norm plot, as values for a log axis
+        ticks = log10_ticks(math.log10(finite.min()), math.log10(finite.max()))
+        axis.update(tickvals=[10.0**v for v in ticks["tickvals"]], ticktext=ticks["ticktext"])
+    title = f"Per-step terms of dL/d{name} (they add up to the gradient){reduced_note(k, T)}"
+    return time_plot(data, title, theme.LINE_HEIGHT, axis, cursor)
+
+
+def influence_figure(trace: Trace, cursor: int | None = None) -> go.Figure:
+    """|dL_s/dh_k|: row s = a loss step, column k = the state it flows back to (log10, fixed)."""
+    if trace.influence is None:
+        raise ValueError("influence_figure: the trace has no influence matrix; "
+                         "unroll(config, influence=True)")
+    z = trace.influence  # (K, T)
+    T = z.shape[1]
+    steps = trace.influence_steps
+    zp, x, k = pool_time(z)
+    lo, hi = theme.LOG10_RANGE
+    fig = go.Figure(heatmap_data(zp, x, y=steps.astype(np.int32), log=True,
+                                 colorscale=theme.LOG_SCALE, zmin=lo, zmax=hi,
+                                 name="log10|dL_s/dh_k|", hover="%{z:.2f}", blank_zeros=True,
+                                 colorbar=log_colorbar("|dL_s/dh_k|")))
+    fig.update_xaxes(title_text="state h_k at step k")
+    fig.update_yaxes(title_text="loss L_s at step s", autorange="reversed")
+    mark_cursor(fig, cursor)
+    sub = (f" · subsampled: {len(steps)} of {T} loss steps (evenly spaced)"
+           if trace.influence_subsampled else "")
+    return set_layout(fig, f"Influence matrix, top layer, sample 0{sub}{reduced_note(k, T)}",
+                      theme.HEATMAP_HEIGHT)
+
+
+@plain_figure
+def vectors_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int = 0,
+                   t: int = 0) -> dict:
+    """Values over units at step t: h_t, c_t (LSTM) or phi'(a_t) (RNN) or z_t (GRU) on the left
+    axis, dL/dh_t on the right axis (its own scale). Step lines, one path each: cheap to draw."""
+    ld = trace.layer_index(layer, direction)
+    H = trace.hidden.shape[-1]
+    u = np.arange(H, dtype=np.int32)
+    left = [("h_t", trace.hidden[ld, t, sample], theme.LINE_COLORS["hidden_path"])]
+    if trace.cell is not None:
+        left.append(("c_t", trace.cell[ld, t, sample], theme.LINE_COLORS["cell_path"]))
+    elif trace.act_deriv is not None:
+        left.append(("phi'(a_t)", trace.act_deriv[ld, t, sample], theme.GATE_COLORS["a"]))
+    else:
+        left.append(("z_t", trace.gates["z"][ld, t, sample], theme.GATE_COLORS["z"]))
+    data = [dict(type="scatter", x=u, y=f32(v), mode="lines", name=name,
+                 line=dict(color=color, width=1.5, shape="hvh")) for name, v, color in left]
+    data.append(dict(type="scatter", x=u, y=f32(trace.grad_hidden[ld, t, sample]), mode="lines",
+                     name="dL/dh_t (right axis)", yaxis="y2",
+                     line=dict(color=theme.LINE_COLORS["output"], width=1.5, shape="hvh")))
+    layout = layout_data(f"Values at step t = {t}{where_note(trace, layer, direction, sample)}", 360)
+    layout.update(yaxis=dict(title=dict(text="value")),
+                  yaxis2=dict(title=dict(text="dL/dh_t"), overlaying="y", side="right",
+                              showgrid=False, exponentformat="e"),
+                  xaxis=dict(title=dict(text="unit")), margin={**theme.MARGIN, "r": 70, "b": 90},
+                  legend=dict(orientation="h", x=0, xanchor="left", y=-0.22, yanchor="top"))
+    return {"data": data, "layout": layout}
