@@ -35,7 +35,7 @@ LOCK = os.path.join(VENV, ".unrolled-lock")
 PYPROJECT = os.path.join(ROOT, "pyproject.toml")
 
 APP_ARGS = ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-            "--server.enableStaticServing", "true"]  # charts load plotly.min.js (plot_component.py)
+            "--server.enableStaticServing", "true"]  # charts load plotly.min.js (ui/plot_component.py)
 PYTEST_NO_TESTS = 5  # pytest's "no tests were collected"
 
 

@@ -5,7 +5,7 @@
 For each cell (float64, as the dashboard runs it, jacobian/influence off, adjoints=False) a fresh
 process imports the engine, records its resident size, unrolls once and records the peak. It
 prints the peak working set per value (bytes / (T*B*H*layers*directions)) and the bytes the
-finished Trace keeps (what the dashboard's cache holds). dashboard/state.py's PEAK_BYTES_PER_VALUE
+finished Trace keeps (what the dashboard's cache holds). dashboard/state/limits.py's PEAK_BYTES_PER_VALUE
 and KEPT_BYTES_PER_VALUE must not be below these figures.
 """
 

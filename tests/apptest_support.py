@@ -21,7 +21,7 @@ def ok(at: AppTest) -> AppTest:
     return at
 
 
-CHART = "unrolled_chart"  # the component every page draws its charts with (plot_component.py)
+CHART = "unrolled_chart"  # the component every page draws its charts with (ui/plot_component.py)
 
 
 def chart_elements(at: AppTest) -> list:

@@ -1,4 +1,4 @@
-"""dashboard/compare_state.py: two configurations and a shared view <-> URL, without Streamlit."""
+"""dashboard/state/compare.py: two configurations and a shared view <-> URL, without Streamlit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The chart element's server side (dashboard/plot_component.py): what a chart sends to the
+"""The chart element's server side (dashboard/ui/plot_component.py): what a chart sends to the
 browser, and the plotly.min.js the page loads. Its browser side: tests/test_browser_chart.py."""
 
 from __future__ import annotations

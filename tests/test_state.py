@@ -1,4 +1,4 @@
-"""dashboard/state.py: URL <-> Config <-> View, without Streamlit."""
+"""dashboard/state/explore.py and state/schema.py: URL <-> Config <-> View, without Streamlit."""
 
 from __future__ import annotations
 

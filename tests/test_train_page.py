@@ -1,6 +1,6 @@
 """The Train page through Streamlit's AppTest: URL round trip and fallbacks, a tiny training run
 whose charts carry the run's numbers, scrubbing the snapshots, the series task without a file;
-and the pure pieces behind it (train_state, train_figures)."""
+and the pure pieces behind it (state/train.py, figures/train.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The Train page: train up to three models side by side and watch the gradient through time change.
 
-Sidebar widgets -> TrainSettings (train_state.py, round-trips the URL) -> engine.train_many, whose
+Sidebar widgets -> TrainSettings (state/train.py, round-trips the URL) -> engine.train_many, whose
 callback redraws the progress bar and the charts (train_figures.py) every REDRAW_S seconds. The
 finished (or stopped) run stays in st.session_state, so the snapshot slider scrubs it afterwards
 without training again. Stop (or any widget change) interrupts the run: Streamlit reruns the
