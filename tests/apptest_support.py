@@ -42,3 +42,16 @@ def chart_specs(at: AppTest) -> list[dict]:
 def charts_by_key(at: AppTest) -> dict[str, dict]:
     """The decoded figure of every chart on the page, by its key."""
     return {p["key"]: decode(p["figure"]) for p in chart_payloads(at)}
+
+
+FAILURE = "simulated engine failure"
+
+
+def break_engine(monkeypatch) -> None:
+    """Make every page's engine call (dashboard/ui/compute.py) raise RuntimeError(FAILURE)."""
+    from dashboard.ui import compute
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(FAILURE)
+
+    monkeypatch.setattr(compute, "unroll", broken)

@@ -225,15 +225,12 @@ def test_size_cap_is_explained_not_run():
 
 
 def test_engine_failure_is_a_message_not_a_traceback(monkeypatch):
-    import dashboard.screens.explore as explore
+    from apptest_support import FAILURE, break_engine
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("simulated engine failure")
-
-    monkeypatch.setattr(explore, "unroll", broken)
+    break_engine(monkeypatch)
     at = app({"seed": "918273"})  # a config no other test has cached
     assert not at.exception
-    assert "could not run" in at.error[0].value and "simulated engine failure" in at.error[0].value
+    assert "could not run" in at.error[0].value and FAILURE in at.error[0].value
 
 
 def test_a_failing_figure_is_a_message_and_the_rest_still_draws(monkeypatch):

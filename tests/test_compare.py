@@ -183,15 +183,12 @@ def test_animate_tab_plays_both_sides():
 
 
 def test_engine_failure_is_a_message(monkeypatch):
-    import dashboard.screens.compare as compare
+    from apptest_support import FAILURE, break_engine
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("simulated engine failure")
-
-    monkeypatch.setattr(compare, "unroll", broken)
+    break_engine(monkeypatch)
     at = app({"a.seed": "918273"})  # a pair no other test has cached
     assert not at.exception
-    assert any("simulated engine failure" in e.value for e in at.error)
+    assert any(FAILURE in e.value for e in at.error)
 
 
 # ---------------------------------------------------------------------------------------------

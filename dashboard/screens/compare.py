@@ -16,14 +16,20 @@ from dashboard.safe import md
 from dashboard.state import compare as CS
 from dashboard.state import explore as S
 from dashboard.state.compare_presets import ComparePreset, load_compare_presets
-from dashboard.state.limits import CACHE_TTL, size_problem
+from dashboard.state.limits import size_problem
 from dashboard.state.schema import DIRECTIONS, View, format_value
+from dashboard.ui import compute
 from dashboard.ui import present as present_ui
 from dashboard.ui.charts import draw, guarded
-from dashboard.ui.startup import engine_threads
-from dashboard.ui.widgets import GROUP_TITLES, applies, param_widget, preset_buttons
-from engine import Config, Trace, unroll
-from engine.inputs import make_task
+from dashboard.ui.widgets import (
+    GROUP_TITLES,
+    applies,
+    param_widget,
+    preset_buttons,
+    sync_url,
+    view_controls,
+)
+from engine import Config, Trace
 
 OWN_GROUPS = tuple(g for g in S.GROUPS if g != "input")
 
@@ -96,23 +102,6 @@ def current_values() -> tuple[dict, dict]:
     va = {p.name: ss[a_key(p.name)] for p in S.PARAMS}
     vb = {**va, **{n: ss[b_key(n)] for n in CS.OWN}}
     return va, vb
-
-
-@st.cache_resource(max_entries=8, ttl=CACHE_TTL, show_spinner="Unrolling the network…")
-def compute(config: Config, data: Config) -> Trace:
-    """engine.unroll of one side on the inputs and targets made from `data` (A's input knobs).
-    cache_resource: every rerun shares one Trace (no pickled copy; builders never modify it)."""
-    x, y = make_task(data)  # (T, B, I), (T, B, O): the same tensors for A and B
-    with engine_threads():  # one torch thread, as on Explore (startup.ENGINE_THREADS)
-        return unroll(config, inputs=x, targets=y, influence=False, jacobian=False,
-                      adjoints=False)
-
-
-@st.cache_data(max_entries=16, ttl=CACHE_TTL, show_spinner=False)
-def spectra(config: Config, _trace: Trace) -> list[dict]:
-    """W_hh's spectrum per layer-direction (an eigendecomposition each), keyed by the config
-    alone: W_hh depends on nothing else, and moving the cursor must not redo it."""
-    return _trace.spectrum
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,47 +197,6 @@ def _page() -> None:
     main_view(a, b)
 
 
-def _view_controls(a: Config, b: Config, T: int) -> View:
-    """Layer / direction / sample / the one time cursor; returns the current view."""
-    ss = st.session_state
-    layers = min(a.num_layers, b.num_layers)
-    both_bi = a.bidirectional and b.bidirectional
-    layer, sample, t = ss.get(view_key("layer")), ss.get(view_key("sample")), ss.get(view_key("t"))
-    ss[view_key("layer")] = layer if isinstance(layer, int) and layer < layers else 0
-    ss[view_key("direction")] = (ss.get(view_key("direction")) if both_bi
-                                 and ss.get(view_key("direction")) in DIRECTIONS else "forward")
-    ss[view_key("sample")] = sample if isinstance(sample, int) and sample < a.batch_size else 0
-    at_end = t is None or t == ss.get("_cmp_cursor_T", T) - 1  # "the last step" follows T
-    ss[view_key("t")] = T - 1 if at_end or t > T - 1 else t
-    ss["_cmp_cursor_T"] = T
-    cols = st.columns([1, 1, 1, 5])
-    cols[0].selectbox("Layer", list(range(layers)), key=view_key("layer"), disabled=layers == 1,
-                      help="Which layer of both models is drawn (up to the smaller depth).")
-    cols[1].selectbox("Direction", DIRECTIONS, key=view_key("direction"), disabled=not both_bi,
-                      help="The reverse direction, when both models are bidirectional.")
-    cols[2].number_input("Sample", 0, a.batch_size - 1, step=1, key=view_key("sample"),
-                         help=S.VIEW_PARAM["sample"].help, disabled=a.batch_size == 1)
-    with cols[3]:
-        if T > 1:
-            st.slider("Time cursor t (both A and B)", 0, T - 1, key=view_key("t"),
-                      help=S.VIEW_PARAM["t"].help)
-        else:
-            ss[view_key("t")] = 0
-    tab = next((v for v, title in CS.COMPARE_VIEW_TITLES.items()
-                if title == ss.get(view_key("tab"))), CS.DEFAULT_VIEW.view)
-    t = ss[view_key("t")]
-    return View(view=tab, layer=ss[view_key("layer")], direction=ss[view_key("direction")],
-                          sample=ss[view_key("sample")], t=None if t == T - 1 else t,
-                          present=present_ui.presenting())
-
-
-def _sync_url(a: Config, b: Config, view: View) -> None:
-    """Write both configurations and the view to the URL (only when it changed)."""
-    q = CS.compare_to_query(a, b, view)
-    if st.query_params.to_dict() != q:
-        st.query_params.from_dict(q)
-
-
 @st.fragment
 def main_view(a: Config, b: Config) -> None:
     """Everything below the settings; a fragment, so moving the cursor redraws only this."""
@@ -276,13 +224,13 @@ def _main_view(a: Config, b: Config) -> None:
     ss = st.session_state
     data = CS.data_config(a)
     try:
-        ta, tb = compute(a, data), compute(b, data)
+        ta, tb = compute.side_trace(a, data), compute.side_trace(b, data)
     except Exception as e:  # noqa: BLE001 - the page never shows a traceback
         st.error(f"The engine could not run this pair: {type(e).__name__}: {md(str(e))}")
         return
     T = ta.inputs.shape[0]
-    view = _view_controls(a, b, T)
-    _sync_url(a, b, view)
+    view = view_controls([a, b], T, view_key, CS.COMPARE_VIEW_TITLES, "Time cursor t (both A and B)")
+    sync_url(CS.compare_to_query(a, b, view))
     ss["_cmp_last"] = (a, b, view)
     for side, trace in (("A", ta), ("B", tb)):
         flags = readouts.flag_lines(trace)
@@ -293,7 +241,7 @@ def _main_view(a: Config, b: Config) -> None:
                  sample=view.sample)
     t = view.cursor(T)
     try:
-        ta.spectrum, tb.spectrum = spectra(a, ta), spectra(b, tb)
+        ta.spectrum, tb.spectrum = compute.spectra(a, ta), compute.spectra(b, tb)
         st.dataframe(compare_figs.summary_table(ta, tb, where), key="cmp_summary", width="stretch")
     except Exception as e:  # noqa: BLE001
         st.error(f"Could not build the summary table: {type(e).__name__}: {md(str(e))}")

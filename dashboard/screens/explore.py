@@ -8,14 +8,22 @@ from dashboard.figures import equations, gradient, readouts, spectrum
 from dashboard.figures.animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from dashboard.safe import md
 from dashboard.state import explore as S
-from dashboard.state.limits import CACHE_TTL, size_problem
+from dashboard.state.limits import size_problem
 from dashboard.state.schema import DIRECTIONS, View
+from dashboard.ui import compute
 from dashboard.ui import export as export_ui
-from dashboard.ui import present as present_ui
 from dashboard.ui.charts import draw, guarded, view_figure
-from dashboard.ui.startup import engine_threads
-from dashboard.ui.widgets import config_ui, current_values, key, presets_ui, set_widgets, view_key
-from engine import Config, Trace, unroll
+from dashboard.ui.widgets import (
+    config_ui,
+    current_values,
+    key,
+    presets_ui,
+    set_widgets,
+    sync_url,
+    view_controls,
+    view_key,
+)
+from engine import Config, Trace
 
 EXPLAIN = {
     "signals": "What the model reads (x_t), what it is asked for (y_t) and what it says (ŷ_t). "
@@ -64,24 +72,6 @@ def widgets_present() -> bool:
     return all(key(p.name) in st.session_state for p in S.PARAMS)
 
 
-@st.cache_resource(max_entries=6, ttl=CACHE_TTL, show_spinner="Unrolling the network…")
-def compute(config: Config, influence: bool, jacobian: bool) -> Trace:
-    """engine.unroll, cached per (config, heavy views); heavy views only when they are shown.
-    cache_resource, not cache_data: every rerun gets the same Trace instead of an unpickled copy
-    (pickling it cost 0.2 s per new run and 0.04 s per rerun at T=5000, H=256; figure builders
-    never modify a Trace)."""
-    # adjoints=False: the per-step BPTT tensors are never drawn here and would double the cache
-    with engine_threads():  # one torch thread: see startup.ENGINE_THREADS
-        return unroll(config, influence=influence, jacobian=jacobian, adjoints=False)
-
-
-@st.cache_data(max_entries=16, ttl=CACHE_TTL, show_spinner=False)
-def spectra(config: Config, _trace: Trace) -> list[dict]:
-    """W_hh's spectrum per layer-direction (an eigendecomposition each): only when shown.
-    Keyed by the config alone: toggling a heavy view does not redo it."""
-    return _trace.spectrum
-
-
 HINT = "Try another setting or a preset; the link in the address bar reproduces it."
 
 
@@ -125,54 +115,9 @@ def _explorer() -> None:
     problem = size_problem(config)
     if problem:
         st.error(problem)
-        _sync_url(config, S.DEFAULT_VIEW)  # the link still says exactly what was asked for
+        sync_url(S.state_to_query(config, S.DEFAULT_VIEW))  # the link still says exactly what was asked for
         return
     main_view(config)
-
-
-def _view_controls(config: Config, T: int) -> View:
-    """Layer / direction / sample / time cursor above the plots; returns the current View.
-    T is the trace's length (a sentence has one step per word, so it can be below seq_len)."""
-    ss = st.session_state
-    # Re-assign every value before its widget is drawn: a widget whose options or bounds change
-    # (layers, batch, T) is a new widget to Streamlit and would otherwise restart at its minimum.
-    layer, sample, t = ss.get(view_key("layer")), ss.get(view_key("sample")), ss.get(view_key("t"))
-    ss[view_key("layer")] = layer if isinstance(layer, int) and layer < config.num_layers else 0
-    ss[view_key("direction")] = (ss.get(view_key("direction")) if config.bidirectional
-                                 and ss.get(view_key("direction")) in DIRECTIONS else "forward")
-    ss[view_key("sample")] = sample if isinstance(sample, int) and sample < config.batch_size else 0
-    at_end = t is None or t == ss.get("_cursor_T", T) - 1  # "the last step" follows T
-    ss[view_key("t")] = T - 1 if at_end or t > T - 1 else t
-    ss["_cursor_T"] = T
-    cols = st.columns([1, 1, 1, 5])
-    with cols[0]:
-        st.selectbox("Layer", list(range(config.num_layers)), key=view_key("layer"),
-                     help=S.VIEW_PARAM["layer"].help, disabled=config.num_layers == 1)
-    with cols[1]:
-        st.selectbox("Direction", DIRECTIONS, key=view_key("direction"),
-                     help=S.VIEW_PARAM["direction"].help, disabled=not config.bidirectional)
-    with cols[2]:
-        st.number_input("Sample", 0, config.batch_size - 1, step=1, key=view_key("sample"),
-                        help=S.VIEW_PARAM["sample"].help, disabled=config.batch_size == 1)
-    with cols[3]:
-        if T > 1:
-            st.slider("Time cursor t", 0, T - 1, key=view_key("t"), help=S.VIEW_PARAM["t"].help)
-        else:
-            ss[view_key("t")] = 0
-    tab = next((v for v, title in S.VIEW_TITLES.items() if title == ss.get(view_key("tab"))),
-               S.DEFAULT_VIEW.view)
-    t = ss[view_key("t")]
-    return View(view=tab, layer=ss[view_key("layer")], direction=ss[view_key("direction")],
-                  sample=ss[view_key("sample")], t=None if t == T - 1 else t,
-                  influence=bool(ss.get(view_key("influence"))),
-                  jacobian=bool(ss.get(view_key("jacobian"))), present=present_ui.presenting())
-
-
-def _sync_url(config: Config, view: View) -> None:
-    """Write the state to the URL (only when it changed, to keep reruns quiet)."""
-    q = S.state_to_query(config, view)
-    if st.query_params.to_dict() != q:
-        st.query_params.from_dict(q)
 
 
 def _summary(trace: Trace, layer: int, direction: int) -> str:
@@ -191,14 +136,14 @@ def _main_view(config: Config) -> None:
     ss = st.session_state
     export_ui.rerun_if_restored()
     try:
-        trace = compute(config, bool(ss.get(view_key("influence"))), bool(ss.get(view_key("jacobian"))))
+        trace = compute.explore_trace(config, bool(ss.get(view_key("influence"))), bool(ss.get(view_key("jacobian"))))
     except Exception as e:  # noqa: BLE001 - the page never shows a traceback
         st.error(f"The engine could not run this configuration: {type(e).__name__}: {md(str(e))}")
-        _sync_url(config, S.DEFAULT_VIEW)
+        sync_url(S.state_to_query(config, S.DEFAULT_VIEW))
         return
     T = trace.inputs.shape[0]
-    view = _view_controls(config, T)
-    _sync_url(config, view)
+    view = view_controls([config], T, view_key, S.VIEW_TITLES)
+    sync_url(S.state_to_query(config, view))
     st.session_state["_explore_last"] = (config, view)  # restored after a visit to another page
     flags = readouts.flag_lines(trace)
     if flags:
@@ -262,7 +207,7 @@ def _draw(name: str, trace: Trace, where: dict, t: int, view: View) -> None:
             draw(gradient.influence_figure, trace, cursor=t, key="fig_influence")
     elif name == "spectrum":
         ld = trace.layer_index(where["layer"], where["direction"])
-        trace.spectrum = spectra(trace.config, trace)  # cached per config, not redone
+        trace.spectrum = compute.spectra(trace.config, trace)  # cached per config, not redone
         st.info(trace.spectrum[ld]["verdict"])
         draw(spectrum.spectrum_figure, trace, where["layer"], where["direction"],
              key="fig_spectrum")

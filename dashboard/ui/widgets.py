@@ -8,7 +8,8 @@ import streamlit as st
 from dashboard.state import explore as S
 from dashboard.state.limits import MAX_BATCH, MAX_HIDDEN, MAX_SEQ_LEN
 from dashboard.state.presets import Preset, load_presets
-from dashboard.state.schema import Param, View
+from dashboard.state.schema import DIRECTIONS, Param, View
+from dashboard.ui import present
 from engine import Config
 
 GROUP_TITLES = {"model": "Model", "initialization": "Initialization", "input": "Input",
@@ -103,3 +104,54 @@ def preset_buttons(title: str, presets: list, key_prefix: str, apply) -> None:
 def presets_ui() -> None:
     """One button per lecture preset, each with its two-line caption."""
     preset_buttons("Lecture presets", load_presets(), "preset_", _apply)
+
+
+def view_controls(configs: list[Config], T: int, view_key, titles: dict[str, str],
+                  cursor_label: str = "Time cursor t") -> View:
+    """Layer / direction / sample / time cursor above the plots, for one config (Explore) or A
+    and B (Compare: up to the smaller depth, reverse only when both are bidirectional); returns
+    the current View. T is the trace's length (a sentence has one step per word, so it can be
+    below seq_len). view_key(name) names each control's session-state key."""
+    ss = st.session_state
+    layers = min(c.num_layers for c in configs)
+    bidirectional = all(c.bidirectional for c in configs)
+    batch = configs[0].batch_size  # Compare: B reads A's data, so the batch is shared
+    # Re-assign every value before its widget is drawn: a widget whose options or bounds change
+    # (layers, batch, T) is a new widget to Streamlit and would otherwise restart at its minimum.
+    layer, sample, t = ss.get(view_key("layer")), ss.get(view_key("sample")), ss.get(view_key("t"))
+    ss[view_key("layer")] = layer if isinstance(layer, int) and layer < layers else 0
+    ss[view_key("direction")] = (ss.get(view_key("direction")) if bidirectional
+                                 and ss.get(view_key("direction")) in DIRECTIONS else "forward")
+    ss[view_key("sample")] = sample if isinstance(sample, int) and sample < batch else 0
+    last_T = view_key("_cursor_T")
+    at_end = t is None or t == ss.get(last_T, T) - 1  # "the last step" follows T
+    ss[view_key("t")] = T - 1 if at_end or t > T - 1 else t
+    ss[last_T] = T
+    both = len(configs) > 1
+    cols = st.columns([1, 1, 1, 5])
+    cols[0].selectbox("Layer", list(range(layers)), key=view_key("layer"), disabled=layers == 1,
+                      help="Which layer of both models is drawn (up to the smaller depth)."
+                      if both else S.VIEW_PARAM["layer"].help)
+    cols[1].selectbox("Direction", DIRECTIONS, key=view_key("direction"),
+                      disabled=not bidirectional,
+                      help="The reverse direction, when both models are bidirectional."
+                      if both else S.VIEW_PARAM["direction"].help)
+    cols[2].number_input("Sample", 0, batch - 1, step=1, key=view_key("sample"),
+                         help=S.VIEW_PARAM["sample"].help, disabled=batch == 1)
+    with cols[3]:
+        if T > 1:
+            st.slider(cursor_label, 0, T - 1, key=view_key("t"), help=S.VIEW_PARAM["t"].help)
+        else:
+            ss[view_key("t")] = 0
+    tab = next((v for v, title in titles.items() if title == ss.get(view_key("tab"))), View.view)
+    t = ss[view_key("t")]
+    return View(view=tab, layer=ss[view_key("layer")], direction=ss[view_key("direction")],
+                sample=ss[view_key("sample")], t=None if t == T - 1 else t,
+                influence=bool(ss.get(view_key("influence"))),
+                jacobian=bool(ss.get(view_key("jacobian"))), present=present.presenting())
+
+
+def sync_url(query: dict[str, str]) -> None:
+    """Write a page's whole state to the URL (only when it changed, to keep reruns quiet)."""
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
