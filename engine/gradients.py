@@ -309,6 +309,41 @@ def decay_fit(log10_norms: np.ndarray) -> dict:
             "intercept_log10": float(intercept), "r2": r2}
 
 
+BAND = (0.1, 0.9)  # the batch's spread: from its 10 % to its 90 % quantile
+
+
+def batch_band(log10_norms: np.ndarray) -> np.ndarray:
+    """(T, B) log10 |dL/dh_t| per step and sample -> (T, 3): the 10 %, 50 % (median) and 90 %
+    quantiles over the samples at every step. Quantiles commute with the monotone log10, so
+    these are the log10 of the norms' own quantiles (the median of an even batch is the
+    geometric mean of its two middle norms). A quantile that reaches an exact zero norm (log10
+    -inf) or an infinite one is -inf or +inf, where plain interpolation would give NaN."""
+    big = 1e300  # stands in for +-inf while interpolating; any result touched by it is beyond 1e200
+    x = np.clip(log10_norms, -big, big)  # NaN (trouble) stays NaN
+    q = np.quantile(x, (BAND[0], 0.5, BAND[1]), axis=1).T  # (T, 3)
+    return np.where(np.abs(q) > 1e200, np.copysign(np.inf, q), q)
+
+
+def batch_decay_fit(log10_norms: np.ndarray) -> dict:
+    """decay_fit of the median over the batch of log10 |dL/dh_t| ((T, B), processing order),
+    plus the spread of the samples' own fits: 'samples' (B), the 10 % and 90 % quantiles of
+    their fitted slopes over the samples that have a fit, and the rates and half-lives those
+    slopes give ('rate_q10', 'rate_q90', 'half_life_q10', 'half_life_q90'; both grow with the
+    slope, and a half-life is inf where the slope does not fall)."""
+    fit = decay_fit(batch_band(log10_norms)[:, 1])
+    slopes = np.array([decay_fit(log10_norms[:, b])["slope_log10"]
+                       for b in range(log10_norms.shape[1])])  # (B,)
+    slopes = slopes[np.isfinite(slopes)]
+    fit["samples"] = int(log10_norms.shape[1])
+    for q, slope in zip(("q10", "q90"), np.quantile(slopes, BAND) if slopes.size else
+                        (math.nan, math.nan), strict=True):
+        slope = float(slope)
+        fit[f"rate_{q}"] = 10.0 ** slope
+        fit[f"half_life_{q}"] = (math.nan if math.isnan(slope) else
+                                 math.log10(0.5) / slope if slope < 0 else math.inf)
+    return fit
+
+
 def weight_grad_term_tensors(trace, name: str) -> np.ndarray:
     """(T, *shape) the per-step terms of the BPTT sum dL/dW = sum_t term_t, natural time order.
 

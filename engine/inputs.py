@@ -72,10 +72,22 @@ def adding(config: Config, g: torch.Generator):
     return x, y
 
 
+def sentence_words(config: Config) -> list[str]:
+    """The words task 'sentence' reads, one per step: the text split on white space, at most
+    seq_len of them."""
+    return config.text.split()[: config.seq_len]
+
+
+def step_labels(config: Config) -> list[str] | None:
+    """A label per step of the config's task where its steps have names (the words of task
+    'sentence'), else None: steps are then just t = 0, 1, ..."""
+    return sentence_words(config) if config.task == "sentence" else None
+
+
 def sentence(config: Config, g: torch.Generator):
     """One step per word (at most seq_len words); each word has a fixed embedding seeded by the word
     and the seed (same word, same vector); target: the next word's embedding (0 after the last)."""
-    words = config.text.split()[: config.seq_len]
+    words = sentence_words(config)
     I, B = config.input_size, config.batch_size
     vectors = []
     for word in words:  # crc32, not hash(): Python salts str hashes per process

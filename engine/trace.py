@@ -64,6 +64,26 @@ class Trace:
         """True when some quantity has NaN, Inf, overflow or underflow."""
         return any_flag(self.flags)
 
+    @cached_property
+    def batch_decay(self) -> list[dict]:
+        """Per layer-direction: the decay fit of the median over the batch of log10 |dL/dh_t|,
+        with the spread of the samples' own fits (gradients.batch_decay_fit). For one sample it
+        is that sample's fit, as in `decay`."""
+        from .gradients import batch_decay_fit
+
+        D = self.config.num_directions
+        return [batch_decay_fit(lg if i % D == 0 else lg[::-1])  # processing order
+                for i, lg in enumerate(self.grad_hidden_log10)]
+
+    @property
+    def step_labels(self) -> list[str] | None:
+        """The name of every step (the words of task 'sentence', inputs.step_labels), or None
+        when steps are only numbered (or the trace ran on given inputs of another length)."""
+        from .inputs import step_labels
+
+        labels = step_labels(self.config)
+        return labels if labels is not None and len(labels) == self.inputs.shape[0] else None
+
     @property
     def influence_subsampled(self) -> bool:
         """True when the influence matrix has fewer rows than steps."""
