@@ -11,6 +11,7 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 INITS = ("default", "normal", "xavier", "kaiming", "orthogonal", "identity")
 TASKS = ("noise", "sine", "impulse", "recall", "adding", "sentence", "series")
 LOSSES = ("last", "sum")
+READOUTS = ("linear", "attention")
 DTYPES = ("float32", "float64")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -50,6 +51,9 @@ class Config:
     delay: int | None = None  # "recall": y_t = x_{t-delay}; None = remember x_0 until the end
     text: str = "the quick brown fox jumps over the lazy dog"  # "sentence": one step per word
     loss: str = "sum"  # "last": L = L_T (the dL_3/dW example); "sum": L = sum_t L_t
+    # "linear": y_hat_t = V o_t + b, as torch.nn users write it; "attention": causal attention
+    # over o_0..o_t first (engine/attention.py), so the loss reaches every earlier state directly
+    readout: str = "linear"
     seed: int = 0  # one seed fixes weights and data, so a shared link reproduces the run
     device: str = "auto"  # "auto" takes CUDA when present; the CPU path is the tested one
 
@@ -78,6 +82,7 @@ class Config:
         if len(self.text) > 100_000:
             raise ValueError(f"Config.text: at most 100000 characters, got {len(self.text)}")
         _choice("loss", self.loss, LOSSES)
+        _choice("readout", self.readout, READOUTS)
         _choice("device", self.device, DEVICES)
 
     @property

@@ -352,8 +352,9 @@ def weight_grad_term_tensors(trace, name: str) -> np.ndarray:
     adj = trace.adjoints
     if not adj:
         raise ValueError("weight_grad_term_tensors: this trace was unrolled with adjoints=False")
-    if name.startswith("readout."):
-        a, b = adj["d_y"], (adj["top"] if name == "readout.weight" else None)
+    if name.startswith(("readout.", "attention.")):  # readout.weight reads [o_t (; a_t)]
+        a, b = {"readout.weight": (adj["d_y"], adj["readout_in"]), "readout.bias": (adj["d_y"], None),
+                "attention.weight": (adj["top"], adj.get("attention_c"))}[name]
     else:
         kind, rest = name.split("_", 1)[0], name.split("_", 2)[2]  # weight|bias, l{k}[_reverse]
         side = name.split("_", 2)[1]  # ih | hh

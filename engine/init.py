@@ -29,8 +29,11 @@ def weight_shapes(config: Config, input_size: int, output_size: int) -> dict[str
         for direction in range(D):
             n_ih, n_hh, n_bih, n_bhh = param_names(layer, direction)
             shapes.update({n_ih: (G * H, cols), n_hh: (G * H, H), n_bih: (G * H,), n_bhh: (G * H,)})
-    shapes["readout.weight"] = (output_size, D * H)
+    attention = config.readout == "attention"
+    shapes["readout.weight"] = (output_size, (2 if attention else 1) * D * H)  # V: o_t (; a_t)
     shapes["readout.bias"] = (output_size,)
+    if attention:
+        shapes["attention.weight"] = (D * H, D * H)  # W_a of the score o_t^T W_a o_k
     return shapes
 
 
@@ -95,10 +98,15 @@ def init_weights(config: Config, input_size: int, output_size: int) -> dict[str,
                 b_ih[H:2 * H] = config.forget_bias  # gates i f g o: f is the second block
                 b_hh[H:2 * H] = 0.0
             weights.update({n_ih: w_ih, n_hh: w_hh, n_bih: b_ih, n_bhh: b_hh})
-    # Readout: torch.nn.Linear's default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-    fan_in = D * H
+    # Readout: torch.nn.Linear's default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)). The attention
+    # readout reads [o_t ; a_t] (fan_in 2*D*H); its W_a, a bias-free torch.nn.Linear(D*H, D*H),
+    # is drawn last, so the recurrent weights are the linear readout's for the same seed.
+    fan_in = config.num_directions * H * (2 if config.readout == "attention" else 1)
     r = 1.0 / math.sqrt(fan_in)
     weights["readout.weight"] = torch.rand(output_size, fan_in, generator=g, dtype=torch.float64) * (2 * r) - r
     weights["readout.bias"] = torch.rand(output_size, generator=g, dtype=torch.float64) * (2 * r) - r
+    if config.readout == "attention":
+        r = 1.0 / math.sqrt(D * H)
+        weights["attention.weight"] = torch.rand(D * H, D * H, generator=g, dtype=torch.float64) * (2 * r) - r
     dtype = getattr(torch, config.dtype)
     return {name: w.to(dtype) for name, w in weights.items()}

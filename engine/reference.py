@@ -11,11 +11,14 @@ Row convention: B samples are B rows, so W x_t is `x @ W.T` and one step back is
 Weights are torch.nn's: weight_ih_l0 (G*H, input_size), weight_hh_l0 (G*H, hidden_size),
 bias_ih_l0, bias_hh_l0 (G*H,), with the G gate blocks stacked in torch's order (RNN a; LSTM i f g o;
 GRU r z n); the readout y_hat_t = V o_t + b is readout.weight V (O, D*H) and readout.bias b (O,).
+The attention readout (Config.readout "attention") reads [o_t ; a_t] instead: V is (O, 2*D*H),
+and attention.weight W_a (D*H, D*H) scores e_tk = o_t^T W_a o_k / sqrt(D*H).
 
     one step forward     rnn_step, lstm_step, gru_step               -> the step's values
     one step backward    rnn_step_back, lstm_step_back, gru_step_back -> adjoints, BPTT terms
     the shared part      linear_back: back through W_ih x_t + b_ih and W_hh h_{t-1} + b_hh
     one layer-direction  direction_forward, direction_backward       (all T steps)
+    the attention        attention_step, attention_step_back          (one query step t)
     the whole model      reference_unroll(config, inputs, targets, weights) -> dict
 """
 
@@ -207,7 +210,48 @@ def direction_backward(cell, steps, weights, inject):
 
 
 # ------------------------------------------------------------------------------------------------
-# The whole model: stacked layers, optional reverse direction, the linear readout and the loss.
+# The attention readout, one query step t at a time. o (T, B, N): the top layer's outputs o_k,
+# N = D*H. Step t reads only o_0..o_t (causal); y_hat_t = V [o_t ; a_t] + b, V = [V_o V_a].
+# ------------------------------------------------------------------------------------------------
+
+
+def attention_step(o, t, w_a):
+    """Scores of query t over keys k <= t, their softmax alpha_t and the context a_t."""
+    keys = o[:t + 1]  # (t+1, B, N)  o_0 .. o_t
+    N = o.shape[-1]
+    e = np.einsum("bn,nm,kbm->bk", o[t], w_a, keys) / np.sqrt(N)  # e_tk = o_t^T W_a o_k / sqrt(N)
+    p = np.exp(e - e.max(axis=1, keepdims=True))  # (B, t+1)  (shifted: the same softmax, no overflow)
+    alpha = p / p.sum(axis=1, keepdims=True)  # (B, t+1)  alpha_tk = exp(e_tk) / sum_{j<=t} exp(e_tj)
+    a = np.einsum("bk,kbn->bn", alpha, keys)  # (B, N)  a_t = sum_{k<=t} alpha_tk o_k
+    return {"alpha": alpha, "a": a}
+
+
+def attention_step_back(dy, o, t, s, w_a, V):
+    """Back from dy = dL/dy_hat_t (B, O) through y_hat_t = V [o_t ; a_t] + b and query t's
+    attention: do (t+1, B, N), the partial dL/do_k for k <= t through step t's output, and the
+    step-t terms of dL/dV, dL/db and dL/dW_a."""
+    keys, alpha, a = o[:t + 1], s["alpha"], s["a"]  # (t+1, B, N), (B, t+1), (B, N)
+    N = o.shape[-1]
+    V_o, V_a = V[:, :N], V[:, N:]  # (O, N) each: the columns that read o_t and a_t
+    da = dy @ V_a  # (B, N)  dL/da_t = V_a^T dL/dy_hat_t
+    d_alpha = np.einsum("bn,kbn->bk", da, keys)  # (B, t+1)  dL/dalpha_tk = dL/da_t . o_k
+    # softmax backward: dL/de_tk = alpha_tk (dL/dalpha_tk - sum_j alpha_tj dL/dalpha_tj)
+    de = alpha * (d_alpha - (alpha * d_alpha).sum(axis=1, keepdims=True))  # (B, t+1)
+    do = np.einsum("bk,bn->kbn", alpha, da)  # as values: dL/do_k = alpha_tk dL/da_t
+    do += np.einsum("bk,bn,nm->kbm", de, o[t], w_a) / np.sqrt(N)  # as keys: dL/de_tk W_a^T o_t / sqrt(N)
+    do[t] += np.einsum("bk,nm,kbm->bn", de, w_a, keys) / np.sqrt(N)  # query: sum_k dL/de_tk W_a o_k / sqrt(N)
+    do[t] += dy @ V_o  # o_t read by the readout itself: V_o^T dL/dy_hat_t
+    return {
+        "do": do,
+        "readout.weight": dy.T @ np.concatenate([o[t], a], axis=-1),  # (O, 2N)  sum_b dy [o_t ; a_t]^T
+        "readout.bias": dy.sum(axis=0),  # (O,)  sum_b dL/dy_hat_t
+        # (N, N)  dL/dW_a's step-t term: sum_b sum_k dL/de_tk o_t o_k^T / sqrt(N)
+        "attention.weight": np.einsum("bk,bn,kbm->nm", de, o[t], keys) / np.sqrt(N),
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# The whole model: stacked layers, optional reverse direction, the readout and the loss.
 # ------------------------------------------------------------------------------------------------
 
 
@@ -227,9 +271,9 @@ def _flip(a, direction):
 def reference_unroll(config, inputs, targets, weights):
     """Forward and backward of the configured model, step by step: every Trace quantity, plainly.
 
-    config: an engine Config (cell, activation, num_layers, bidirectional, loss are read);
-    inputs (T, B, input_size); targets (T, B, O); weights: torch.nn names -> arrays, plus
-    readout.weight / readout.bias. Per-step arrays are (L*D, T, B, .) in natural time order,
+    config: an engine Config (cell, activation, num_layers, bidirectional, loss, readout are
+    read); inputs (T, B, input_size); targets (T, B, O); weights: torch.nn names -> arrays, plus
+    readout.weight / readout.bias (and attention.weight). Per-step arrays are (L*D, T, B, .) in natural time order,
     indexed layer * D + direction like torch's h_n; weight_grad_term_tensors[name] (T, *shape)
     holds the step-t terms whose sum over t is weight_grad[name].
     """
@@ -253,8 +297,14 @@ def reference_unroll(config, inputs, targets, weights):
             outs.append(_flip(np.stack([s["h"] for s in runs[-1]]), d))  # (T, B, H) natural order
         o = np.concatenate(outs, axis=-1)  # (T, B, D*H)  o_t = [h_t forward ; h_t reverse]
 
-    V, b = w["readout.weight"], w["readout.bias"]  # (O, D*H), (O,)
-    y_hat = o @ V.T + b  # (T, B, O)  y_hat_t = V o_t + b
+    V, b = w["readout.weight"], w["readout.bias"]  # (O, D*H) or, with attention, (O, 2*D*H); (O,)
+    attention = getattr(config, "readout", "linear") == "attention"
+    if attention:  # y_hat_t = V [o_t ; a_t] + b, a_t the context of query t
+        att = [attention_step(o, t, w["attention.weight"]) for t in range(T)]
+        y_hat = np.stack([np.concatenate([o[t], s["a"]], axis=-1) @ V.T + b
+                          for t, s in enumerate(att)])  # (T, B, O)
+    else:
+        y_hat = o @ V.T + b  # (T, B, O)  y_hat_t = V o_t + b
     err = y_hat - y  # (T, B, O)
     step_loss = (err**2).sum(axis=(1, 2)) / B  # (T,)  L_t = sum over batch and outputs of err^2 / B
     counted = np.zeros(T)  # 1 where L_t is part of L
@@ -262,11 +312,20 @@ def reference_unroll(config, inputs, targets, weights):
     loss = float((step_loss * counted).sum())
     dy = 2.0 * err / B * counted[:, None, None]  # (T, B, O)  dL/dy_hat_t
 
-    terms = {  # name -> (T, *shape): the step-t terms of dL/dW
-        "readout.weight": np.einsum("tbo,tbk->tok", dy, o),  # (T, O, D*H)  sum_b dL/dy_hat_t o_t^T
-        "readout.bias": dy.sum(axis=1),  # (T, O)  sum_b dL/dy_hat_t
-    }
-    inject = dy @ V  # (T, B, D*H)  the top layer's direct dL/do_t
+    if attention:  # every query step t passes dL/dy_hat_t back to o_0..o_t
+        inject = np.zeros_like(o)  # (T, B, D*H)  the partial dL/do_k, summed over queries t >= k
+        backs = [attention_step_back(dy[t], o, t, att[t], w["attention.weight"], V) for t in range(T)]
+        for t, back in enumerate(backs):
+            inject[:t + 1] += back["do"]
+        terms = {name: np.stack([back[name] for back in backs])  # name -> (T, *shape)
+                 for name in ("readout.weight", "readout.bias", "attention.weight")}
+    else:
+        terms = {  # name -> (T, *shape): the step-t terms of dL/dW
+            "readout.weight": np.einsum("tbo,tbk->tok", dy, o),  # (T, O, D*H)  sum_b dL/dy_hat_t o_t^T
+            "readout.bias": dy.sum(axis=1),  # (T, O)  sum_b dL/dy_hat_t
+        }
+        inject = dy @ V  # (T, B, D*H)  the top layer's direct dL/do_t
+    grad_direct = inject  # what the loss puts into o_t directly; the backward adds the recurrence
     grad_hidden, grad_cell, grad_gates = [None] * (L * D), [None] * (L * D), [None] * (L * D)
 
     # Backward, top layer first: a layer's dL/d(its input) is the direct dL/do_t of the one below.
@@ -308,6 +367,10 @@ def reference_unroll(config, inputs, targets, weights):
         # the gates' adjoints, dL/d(pre-activation) (GRU n: dL/da_n): name -> (L*D, T, B, H)
         "grad_gates": {g: np.stack([per[g] for per in grad_gates]) for g in GATES[cell]},
         "grad_input": inject,  # (T, B, input_size)  dL/dx_t
+        "grad_direct": grad_direct,  # (T, B, D*H)  the partial dL/do_t, all other states fixed
+        # (T, B, T)  alpha_tk of the attention readout (0 for k > t); None for the linear one
+        "attention": (np.stack([np.pad(s["alpha"], ((0, 0), (0, T - 1 - t)))
+                                for t, s in enumerate(att)]) if attention else None),
         "weight_grad": {name: t.sum(axis=0) for name, t in terms.items()},  # dL/dW = sum_t term_t
         "weight_grad_term_tensors": terms,  # name -> (T, *shape)
     }

@@ -13,7 +13,7 @@ from .config import Config
 from .flags import any_flag
 
 PER_STEP = ("hidden", "cell", "act_deriv", "grad_hidden", "grad_cell")  # (L*D, T, B, H)
-MODEL_LEVEL = ("inputs", "targets", "outputs", "grad_input")  # (T, B, .)
+MODEL_LEVEL = ("inputs", "targets", "outputs", "grad_input", "grad_direct")  # (T, B, .)
 
 
 @dataclass
@@ -22,10 +22,11 @@ class Trace:
     torch's h_n, in natural time order (the reverse direction's step t sits at position t)."""
 
     config: Config
-    weights: dict[str, np.ndarray]  # torch.nn names, plus readout.weight / readout.bias
+    weights: dict[str, np.ndarray]  # torch.nn names, plus readout.weight / readout.bias (and
+    # attention.weight W_a for the attention readout)
     inputs: np.ndarray  # (T, B, I) x_t
     targets: np.ndarray  # (T, B, O) y_t
-    outputs: np.ndarray  # (T, B, O) y_hat_t = V h_t + b
+    outputs: np.ndarray  # (T, B, O) y_hat_t = V o_t + b, or V [o_t ; a_t] + b with attention
     loss: float  # L: L_T ("last") or sum_t L_t ("sum"), L_t = mean_b |y_hat_t - y_t|^2
     step_loss: np.ndarray  # (T,) L_t for every t, whichever loss mode
     hidden: np.ndarray  # (L*D, T, B, H) h_t
@@ -36,6 +37,11 @@ class Trace:
     grad_hidden_log10: np.ndarray  # (L*D, T, B) log10 |delta_t|, exact even where delta_t underflows
     grad_cell: np.ndarray | None  # (L*D, T, B, H) dL/dc_t, LSTM only
     grad_input: np.ndarray  # (T, B, I) dL/dx_t: which inputs the loss depends on
+    # (T, B, D*H) the partial dL/do_t of the top layer's output, every other state held fixed:
+    # what the loss puts into o_t directly (V^T dL/dy_hat_t; with attention also as a query, a
+    # key and a value of later steps). grad_hidden adds what arrives through the recurrence.
+    grad_direct: np.ndarray
+    attention: np.ndarray | None  # (T, B, T) alpha_tk of the attention readout, 0 for k > t
     weight_grad: dict[str, np.ndarray]  # name -> dL/dW, equal to autograd's .grad
     weight_grad_terms: dict[str, np.ndarray]  # name -> (T,) norm of the step-t term of the BPTT sum
     jacobian_norm: np.ndarray | None  # (L*D, T) spectral norm of dh_end/dh_t, sample 0
@@ -122,7 +128,10 @@ class Trace:
 
     def to_torch(self) -> dict:
         """Equivalent torch.nn modules with these weights: rnn (RNN/LSTM/GRU, or LoopRNN for
-        sigmoid/linear), readout (Linear), and the inputs and targets as tensors."""
+        sigmoid/linear), readout (Linear; for the attention readout an attention.AttentionReadout
+        whose state_dict holds attention.weight, readout.weight, readout.bias), and the inputs
+        and targets as tensors. readout(rnn(inputs)[0]) is y_hat either way."""
+        from .attention import AttentionReadout
         from .cells import FUSED, LoopRNN
 
         c = self.config
@@ -137,11 +146,17 @@ class Trace:
             rnn = torch.nn.RNN(I, c.hidden_size, nonlinearity=c.activation, **kw)
         else:
             rnn = LoopRNN(I, c.hidden_size, nonlinearity=c.activation, **kw)
+        readout_names = ("readout.", "attention.")
         rnn.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.weights.items()
-                             if not k.startswith("readout.")})
+                             if not k.startswith(readout_names)})
         V = self.weights["readout.weight"]
-        readout = torch.nn.Linear(V.shape[1], V.shape[0], dtype=dtype)
-        readout.load_state_dict({"weight": torch.from_numpy(V.copy()),
-                                 "bias": torch.from_numpy(self.weights["readout.bias"].copy())})
+        state = {k: torch.from_numpy(v.copy()) for k, v in self.weights.items()
+                 if k.startswith(readout_names)}
+        if c.readout == "attention":
+            readout = AttentionReadout(V.shape[1] // 2, V.shape[0], dtype=dtype)
+        else:
+            readout = torch.nn.Linear(V.shape[1], V.shape[0], dtype=dtype)
+            state = {k.split(".", 1)[1]: w for k, w in state.items()}  # weight, bias
+        readout.load_state_dict(state)
         return {"rnn": rnn, "readout": readout, "inputs": torch.from_numpy(self.inputs.copy()),
                 "targets": torch.from_numpy(self.targets.copy())}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from . import attention as att
 from . import flags as flagmod
 from . import gradients as gr
 from .cells import GATES, forward_layer
@@ -100,8 +101,11 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
     fw = _forward(config, x, w, device)
     vals, layer_in = fw["vals"], fw["layer_in"]
     wn = {k: v.numpy() for k, v in w.items()}
-    top, xn, yn = fw["top"], x.numpy(), y.numpy()
-    y_hat = gr.mm(top.reshape(T * B, -1), wn["readout.weight"].T).reshape(T, B, O) + wn["readout.bias"]
+    top, xn, yn = fw["top"], x.numpy(), y.numpy()  # top: o_t (T, B, D*H)
+    attn = att.forward(top, wn["attention.weight"]) if config.readout == "attention" else None
+    read = top if attn is None else np.concatenate([top, attn["context"]], axis=-1)  # o_t (; a_t)
+    V = wn["readout.weight"]  # (O, D*H), or (O, 2*D*H) for the attention readout
+    y_hat = gr.mm(read.reshape(T * B, -1), V.T).reshape(T, B, O) + wn["readout.bias"]
 
     with np.errstate(all="ignore"):  # an exploding run must come back flagged, not raise
         err = y_hat - yn  # (T, B, O)
@@ -111,12 +115,19 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
         loss = float((step_loss * mask).sum())
         d_step = 2.0 * err / B  # (T, B, O): dL_t/dy_hat_t
         d_y = d_step * mask[:, None, None]  # dL/dy_hat_t
-        V = wn["readout.weight"]  # (O, D*H)
-        bw = _backward(config, fw, wn, gr.mm(d_y, V))  # injection (T, B, D*H) at the top
-        bw["weight_grad"].update({"readout.weight": gr.mm(d_y.reshape(T * B, O).T, top.reshape(T * B, -1)),
+        if attn is None:
+            grad_direct = gr.mm(d_y, V)  # (T, B, D*H)  dL/do_t = V^T dL/dy_hat_t
+        else:  # through y_hat_t, and as query, key and value of every later step
+            back = att.backward(top, wn["attention.weight"], V, attn["alpha"], attn["context"], d_y)
+            grad_direct = back["grad_direct"]
+        bw = _backward(config, fw, wn, grad_direct)  # the injection at the top layer
+        bw["weight_grad"].update({"readout.weight": gr.mm(d_y.reshape(T * B, O).T, read.reshape(T * B, -1)),
                                   "readout.bias": d_y.sum(axis=(0, 1))})
-        bw["terms"].update({"readout.weight": gr.term_norms(d_y, top),
+        bw["terms"].update({"readout.weight": gr.term_norms(d_y, read),
                             "readout.bias": gr.term_norms(d_y, None)})
+        if attn is not None:  # step t's term of dL/dW_a: sum_b o_t c_t^T (attention.backward)
+            bw["weight_grad"]["attention.weight"] = back["attention.weight"]
+            bw["terms"]["attention.weight"] = gr.term_norms(top, back["c"])
 
     def stack(per: list) -> np.ndarray:
         """(L*D, T, B, .) in natural time order from per layer-direction arrays in processing order."""
@@ -150,8 +161,15 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
         K = int(min(T, max(2, INFLUENCE_BUDGET // per_row)))
         infl_steps = np.unique(np.linspace(0, T - 1, K).round().astype(np.int64))
         with np.errstate(all="ignore"):
-            infl = _influence(cell, vals[(L - 1) * D:], wn, L - 1, gr.mm(d_step[:, :1], V),
-                              infl_steps, H)
+            if attn is None:  # dL_s/do_k is V^T dL_s/dy_hat_s at k = s, else 0
+                e0 = gr.mm(d_step[:, 0], V)  # (T, D*H)
+
+                def rows(k, e0=e0, steps=infl_steps):
+                    return np.where((steps == k)[:, None], e0[k], 0.0) if (steps == k).any() else None
+            else:
+                rows = att.influence_rows(top, wn["attention.weight"], V, attn["alpha"],
+                                          attn["context"], d_step, infl_steps)
+            infl = _influence(cell, vals[(L - 1) * D:], wn, L - 1, rows, len(infl_steps), T, H)
         if len(infl_steps) < T:
             notes.append(f"influence: {len(infl_steps)} of {T} target steps (evenly spaced) to stay "
                          "within the compute budget")
@@ -159,7 +177,10 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
     fl = {"hidden": flagmod.scan(hidden, 1), "outputs": flagmod.scan(y_hat, 0),
           "loss": flagmod.scan(step_loss[:, None], 0),
           "grad_hidden": flagmod.scan(grad_hidden, 1, log10),
-          "grad_input": flagmod.scan(bw["grad_input"], 0)}
+          "grad_input": flagmod.scan(bw["grad_input"], 0),
+          "grad_direct": flagmod.scan(grad_direct, 0)}
+    if attn is not None:
+        fl["attention"] = flagmod.scan(attn["alpha"], 0)
     if cell == "lstm":
         fl["cell"] = flagmod.scan(cell_state, 1)
         fl["grad_cell"] = flagmod.scan(grad_cell, 1)
@@ -177,12 +198,14 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
         config=config, weights=wn, inputs=xn, targets=yn, outputs=y_hat, loss=loss,
         step_loss=step_loss, hidden=hidden, cell=cell_state, gates=gates, act_deriv=act_deriv,
         grad_hidden=grad_hidden, grad_hidden_log10=log10, grad_cell=grad_cell,
-        grad_input=bw["grad_input"], weight_grad=bw["weight_grad"], weight_grad_terms=bw["terms"],
+        grad_input=bw["grad_input"], grad_direct=grad_direct,
+        attention=None if attn is None else attn["alpha"], weight_grad=bw["weight_grad"], weight_grad_terms=bw["terms"],
         jacobian_norm=jac, influence=infl, influence_steps=infl_steps, decay=decay, flags=fl,
         notes=notes,
         adjoints={"dA_ih": natural(bw["dA_ih"]), "dA_hh": natural(bw["dA_hh"]),
                   "h_prev": natural([v["h_prev"] for v in vals]), "layer_in": layer_in,
-                  "d_y": d_y, "top": top} if adjoints else {},
+                  "d_y": d_y, "top": top, "readout_in": read,
+                  **({} if attn is None else {"attention_c": back["c"]})} if adjoints else {},
     )
 
 
@@ -247,26 +270,19 @@ def _backward(config: Config, fw: dict, wn: dict, inject: np.ndarray) -> dict:
     return {**out, "weight_grad": weight_grad, "terms": terms, "grad_input": inject}
 
 
-def _influence(cell, top_vals, wn, layer, e0, steps, H) -> np.ndarray:
-    """|dL_s/dh_k| over the top layer's units (directions together), sample 0, for s in steps.
+def _influence(cell, top_vals, wn, layer, rows, K, T, H) -> np.ndarray:
+    """|dL_s/dh_k| over the top layer's units (directions together), sample 0, for K target steps s.
 
-    One probe row per target step s, all propagated together: probe j gets dL_s/dh_s injected at s.
+    One probe row per target step s, all propagated together: rows(k) (natural step k) gives each
+    probe's direct injection dL_s/do_k (K, D*H), or None when no probe gets one at k.
     """
-    T = e0.shape[0]
-    K = len(steps)
     sq = np.zeros((K, T))
     for d, v in enumerate(top_vals):
         fac = gr.factors(cell, {k: a[:, :1] for k, a in v.items()}, probes=True)
-        e = e0[:, 0, d * H:(d + 1) * H]  # (T, H) direct dL_t/dh_t, natural order
-        proc = steps if d == 0 else T - 1 - steps  # processing-order step of each target
 
-        def inject(t, e=e, proc=proc, d=d):
-            rows = np.flatnonzero(proc == t)
-            if rows.size == 0:
-                return None
-            E = np.zeros((1, K, H), dtype=e.dtype)
-            E[0, rows] = e[t if d == 0 else T - 1 - t]
-            return E
+        def inject(t, d=d):
+            e = rows(t if d == 0 else T - 1 - t)  # (K, D*H) or None
+            return None if e is None else np.ascontiguousarray(e[None, :, d * H:(d + 1) * H])
 
         def observe(t, dh, k, d=d):
             n2 = (dh[0].astype(np.float64) ** 2).sum(axis=-1) * 4.0**-k  # (K,)

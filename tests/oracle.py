@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
+from oracle_attention import readout_output
 
 from engine.reference import reference_unroll
 
@@ -118,7 +119,7 @@ def cell_step(cell, activation, x, h, c, w_ih, w_hh, b_ih, b_hh, c_hook=None):
 
 
 def reference_loop(cell, activation, num_layers, bidirectional, weights, inputs, targets, loss_mode,
-                   *, probes=True, weight_probes=False):
+                   *, probes=True, weight_probes=False, readout="linear"):
     """Unroll step by step in float64 (cell_step); return everything autograd can tell.
 
     weights: dict name -> tensor (torch.nn names + readout.weight / readout.bias).
@@ -128,6 +129,7 @@ def reference_loop(cell, activation, num_layers, bidirectional, weights, inputs,
     Zero probes: a zero tensor requiring grad is added to every h_t (and c_t), so its .grad is
     the *total* derivative dL/dh_t. With weight_probes, every use of a weight at step t goes
     through W + P_t with a zero P_t, so dL/dP_t is exactly the step-t term of the BPTT sum.
+    readout: "linear" or "attention" (oracle_attention.py); out["attention"] holds its alpha.
     """
     D = 2 if bidirectional else 1
     W = {k: t64(v).requires_grad_(True) for k, v in weights.items()}
@@ -187,9 +189,7 @@ def reference_loop(cell, activation, num_layers, bidirectional, weights, inputs,
             outs.append(torch.stack(seq))
         layer_in = torch.cat(outs, dim=-1)
 
-    yhat = torch.stack(
-        [layer_in[t] @ use("readout.weight", t).T + use("readout.bias", t) for t in range(T)]
-    )
+    yhat, alpha = readout_output(readout, layer_in, use)  # (T, B, O), alpha or None
     per_step = ((yhat - y) ** 2).sum(dim=(1, 2)) / B  # (T,)
     loss = per_step[-1] if loss_mode == "last" else per_step.sum()
 
@@ -208,7 +208,7 @@ def reference_loop(cell, activation, num_layers, bidirectional, weights, inputs,
         return torch.zeros_like(leaf) if g is None else g
 
     plain = SimpleNamespace(cell=cell, activation=activation, num_layers=num_layers,
-                            num_directions=D, loss=loss_mode)
+                            num_directions=D, loss=loss_mode, readout=readout)
     out = dict(
         hidden=hidden.numpy(),
         cell=cellst.numpy() if cell == "lstm" else None,
@@ -223,6 +223,7 @@ def reference_loop(cell, activation, num_layers, bidirectional, weights, inputs,
         _per_step=per_step,
         _h_probe=h_probe,
         _h_keep=h_keep,
+        attention=alpha,
     )
     if probes:
         out["grad_hidden"] = np.stack(
@@ -267,7 +268,8 @@ def reference_for_trace(trace, **kw):
     """reference_loop driven by a Trace's own config, weights, inputs and targets."""
     cfg = trace.config
     return reference_loop(cfg.cell, cfg.activation, cfg.num_layers, cfg.bidirectional,
-                          trace.weights, trace.inputs, trace.targets, cfg.loss, **kw)
+                          trace.weights, trace.inputs, trace.targets, cfg.loss,
+                          readout=cfg.readout, **kw)
 
 
 # --------------------------------------------------------------------------------------------

@@ -151,6 +151,10 @@ SNIPPET_CASES = {
     "gru": dict(cell="gru", loss="last"),
     "lstm-2-layer-bidirectional": dict(cell="lstm", num_layers=2, bidirectional=True),
     "gru-2-layer-bidirectional": dict(cell="gru", num_layers=2, bidirectional=True, task="sine"),
+    "rnn-tanh-attention": dict(cell="rnn", activation="tanh", readout="attention", loss="last"),
+    "lstm-2-layer-bidirectional-attention": dict(cell="lstm", num_layers=2, bidirectional=True,
+                                                 readout="attention"),
+    "gru-attention": dict(cell="gru", readout="attention", task="sine"),
 }
 
 # Runs each script as __main__ in one fresh interpreter (one torch import for all), from an empty

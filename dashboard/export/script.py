@@ -91,6 +91,7 @@ def snippet(trace: Trace) -> str:
                       for k, v in trace.weights.items())
     title = f"{c.cell.upper()}" + (f" ({c.activation})" if c.cell == "rnn" else "")
     title += f", H={c.hidden_size}, T={trace.inputs.shape[0]}, loss {c.loss!r}"
+    title += ", attention readout" if c.readout == "attention" else ""
     code = {
         "CONFIG": dict_literal(c.to_dict()),
         "WEIGHTS": "{\n" + weights + "    }",  # torch.nn names -> tensors

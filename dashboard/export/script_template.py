@@ -5,7 +5,7 @@
 # stand-ins here are dropped with this comment; they let the template itself import and lint.
 # ruff: noqa: E402
 __CONFIG__ = {"cell": "rnn", "activation": "tanh", "loss": "sum", "dtype": "float64",
-              "num_layers": 1, "hidden_size": 1, "bidirectional": False}
+              "num_layers": 1, "hidden_size": 1, "bidirectional": False, "readout": "linear"}
 __WEIGHTS__ = __INPUTS__ = __INPUTS_SHAPE__ = __TARGETS__ = __TARGETS_SHAPE__ = None
 # ---- the script ----
 """Unrolled, reproduced with plain PyTorch: __TITLE__
@@ -13,6 +13,7 @@ __WEIGHTS__ = __INPUTS__ = __INPUTS_SHAPE__ = __TARGETS__ = __TARGETS_SHAPE__ = 
 Rebuilds the model with torch.nn (the exact weights and inputs the dashboard drew from seed __SEED__
 are embedded at the bottom of this file), runs it step by step, and uses autograd for the total
 derivative dL/dh_t of the loss with respect to every hidden state h_t (through all later steps).
+With the attention readout, y_hat_t also looks back at every earlier output (AttentionReadout).
 Prints the loss, then |h_t| and |dL/dh_t| for every layer, direction, step and sample.
 
 Dashboard link (query string): __QUERY__
@@ -28,6 +29,7 @@ CONFIG = __CONFIG__
 
 DTYPE = getattr(torch, CONFIG["dtype"])
 CELL, ACTIVATION, LOSS = CONFIG["cell"], CONFIG["activation"], CONFIG["loss"]
+READOUT = CONFIG.get("readout", "linear")
 L, H = CONFIG["num_layers"], CONFIG["hidden_size"]
 D = 2 if CONFIG["bidirectional"] else 1
 
@@ -48,6 +50,40 @@ class PhiRNNCell(torch.nn.Module):
     def forward(self, x, h):
         a = torch.nn.functional.linear(x, self.weight_ih, self.bias_ih)
         return self.phi(a + torch.nn.functional.linear(h, self.weight_hh, self.bias_hh))
+
+
+class AttentionReadout(torch.nn.Module):
+    """Causal attention, then a linear readout, one query step t at a time (o_t: the top layer's
+    output, N = D*H wide): alpha_t = softmax over k <= t of o_t^T W_a o_k / sqrt(N),
+    a_t = sum_k alpha_tk o_k, y_hat_t = V [o_t ; a_t] + b. W_a is attention.weight."""
+
+    def __init__(self, size, output_size, dtype):
+        super().__init__()
+        self.attention = torch.nn.Linear(size, size, bias=False, dtype=dtype)  # k -> W_a o_k
+        self.readout = torch.nn.Linear(2 * size, output_size, dtype=dtype)  # V, b
+
+    def forward(self, o):
+        y_hat = []
+        for t in range(o.shape[0]):
+            seen = o[: t + 1]  # (t+1, B, N): o_0 .. o_t, never a later step
+            scores = (self.attention(seen) * o[t]).sum(dim=-1) / o.shape[-1] ** 0.5  # (t+1, B)
+            alpha = torch.softmax(scores, dim=0)  # over k <= t
+            context = (alpha.unsqueeze(-1) * seen).sum(dim=0)  # (B, N): a_t
+            y_hat.append(self.readout(torch.cat([o[t], context], dim=-1)))
+        return torch.stack(y_hat)  # (T, B, O)
+
+
+def make_readout(weights, size, output_size):
+    """y_hat_t from the top layer's o_t: torch.nn.Linear (V o_t + b) or AttentionReadout."""
+    if READOUT == "attention":
+        readout = AttentionReadout(size, output_size, DTYPE)
+        readout.load_state_dict({k: v for k, v in weights.items()
+                                 if k.startswith(("readout.", "attention."))})
+    else:
+        readout = torch.nn.Linear(size, output_size, dtype=DTYPE)
+        readout.load_state_dict({"weight": weights["readout.weight"],
+                                 "bias": weights["readout.bias"]})
+    return readout
 
 
 def make_cell(input_size, weights, suffix):
@@ -89,7 +125,7 @@ def unroll(cells, readout, x, y):
             states[layer, d] = hs
             outs.append(torch.stack(hs))  # (T, B, H)
         layer_in = torch.cat(outs, dim=-1)  # (T, B, D*H): the next layer's input
-    y_hat = readout(layer_in)  # (T, B, O): y_hat_t = V h_t + b
+    y_hat = readout(layer_in)  # (T, B, O): y_hat_t = V o_t + b, or V [o_t ; a_t] + b
     step_loss = ((y_hat - y) ** 2).sum(dim=(1, 2)) / B  # (T,) L_t = mean_b |y_hat_t - y_t|^2
     loss = step_loss[-1] if LOSS == "last" else step_loss.sum()
     return loss, states, layer_in
@@ -107,7 +143,8 @@ def check_fused(weights, x, top):
         rnn = torch.nn.RNN(x.shape[-1], H, nonlinearity=ACTIVATION, **kw)
     else:
         return None  # torch.nn.RNN has no sigmoid or linear nonlinearity
-    rnn.load_state_dict({k: v for k, v in weights.items() if not k.startswith("readout.")})
+    rnn.load_state_dict({k: v for k, v in weights.items()
+                         if not k.startswith(("readout.", "attention."))})
     with torch.no_grad():
         return (rnn(x)[0] - top).abs().max().item()
 
@@ -119,8 +156,7 @@ def main():
         for d in range(D):
             suffix = f"_l{layer}" + ("_reverse" if d else "")
             cells.append(make_cell(x.shape[-1] if layer == 0 else D * H, weights, suffix))
-    readout = torch.nn.Linear(D * H, y.shape[-1], dtype=DTYPE)
-    readout.load_state_dict({"weight": weights["readout.weight"], "bias": weights["readout.bias"]})
+    readout = make_readout(weights, D * H, y.shape[-1])
 
     loss, states, top = unroll(cells, readout, x, y)
     loss.backward()

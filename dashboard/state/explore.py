@@ -13,7 +13,7 @@ import re
 from dashboard.state.limits import MAX_BATCH, MAX_HIDDEN, MAX_SEQ_LEN
 from dashboard.state.schema import DIRECTIONS, Param, View, fit_view, read_query, shown, to_query
 from engine import Config
-from engine.config import ACTIVATIONS, CELLS, DEVICES, DTYPES, INITS, LOSSES
+from engine.config import ACTIVATIONS, CELLS, DEVICES, DTYPES, INITS, LOSSES, READOUTS
 
 GROUPS = ("model", "initialization", "input", "loss")
 TASKS = ("noise", "sine", "impulse", "recall", "adding", "sentence")  # "series" needs uploaded data
@@ -36,6 +36,11 @@ PARAMS: tuple[Param, ...] = (
           "above the plots.", "int", lo=1, hi=4, step=1),
     Param("bidirectional", "model", "Bidirectional", "Adds a second direction per layer that reads "
           "the sequence backwards.", "bool"),
+    Param("readout", "model", "Readout", "How the output y_hat_t is read from the top layer. "
+          "'linear': from the state at step t only, so the loss reaches an early state only back "
+          "through every step in between. 'attention': the output at t also looks back at every "
+          "earlier state (weights alpha_tk, drawn as the attention map), so the loss reaches "
+          "early states directly, past the vanishing chain.", "choice", READOUTS),
     Param("dtype", "model", "Precision", "float64 shows a vanishing gradient at its true size; "
           "float32 underflows near 1e-38 (and overflows near 1e38).", "choice", DTYPES),
     Param("device", "model", "Device", "Where the forward pass runs; 'auto' takes a GPU when "
