@@ -5,5 +5,7 @@ from .init import init_weights
 from .inputs import make_task
 from .trace import Trace
 from .unroll import unroll
+from .weights import config_from_weights, read_weights
 
-__all__ = ["Config", "Trace", "init_weights", "make_task", "unroll"]
+__all__ = ["Config", "Trace", "config_from_weights", "init_weights", "make_task", "read_weights",
+           "unroll"]

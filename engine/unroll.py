@@ -43,15 +43,17 @@ def _as_tensor(name: str, value, dtype: torch.dtype) -> torch.Tensor:
     return t.detach().to("cpu", dtype)
 
 
-def _data(config: Config, inputs, targets, series) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs (T, B, I) and targets (T, B, O): given, or made by the config's task."""
+def _data(config: Config, inputs, targets, series, weights=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs (T, B, I) and targets (T, B, O): given, or made by the config's task (given inputs
+    without targets: zeros, as wide as the given readout's output, else 1)."""
     dtype = getattr(torch, config.dtype)
     if inputs is None:
         x, y = make_task(config, series=series)
         y = y if targets is None else _as_tensor("targets", targets, dtype)
     else:
         x = _as_tensor("inputs", inputs, dtype)
-        y = (torch.zeros(*x.shape[:2], 1, dtype=dtype) if targets is None
+        width = 1 if weights is None or "readout.weight" not in weights else len(weights["readout.weight"])
+        y = (torch.zeros(*x.shape[:2], width, dtype=dtype) if targets is None
              else _as_tensor("targets", targets, dtype))
     if x.shape[:2] != y.shape[:2] or x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"unroll: inputs {tuple(x.shape)} and targets {tuple(y.shape)} must share "
@@ -92,7 +94,7 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
     Numerical blow-up never raises: it is reported in trace.flags.
     """
     device = resolve_device(config.device)
-    x, y = _data(config, inputs, targets, series)
+    x, y = _data(config, inputs, targets, series, weights)
     T, B, I = x.shape
     O = y.shape[-1]
     w = _weights(config, weights, I, O)
@@ -142,7 +144,7 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
     grad_hidden, log10 = stack(bw["dh"]), stack(bw["log10"])
     grad_cell = stack(bw["dc"]) if cell == "lstm" else None
     decay = [gr.decay_fit(bw["log10"][i][:, 0]) for i in range(L * D)]  # processing order
-    notes: list[str] = []
+    notes: list[str] = list(getattr(weights, "notes", []))  # e.g. engine.weights: no head
 
     jac = None
     if jacobian:
