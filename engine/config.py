@@ -14,6 +14,7 @@ LOSSES = ("last", "sum")
 READOUTS = ("linear", "attention")
 DTYPES = ("float32", "float64")
 DEVICES = ("auto", "cpu", "cuda")
+MAX_SERIES_NAME = 300  # a data name such as "stocks:AAPL" or "upload:<a CSV column>"
 
 # Hard limits: far beyond anything interactive, they only stop nonsense (the dashboard sets
 # tighter, memory-derived caps of its own).
@@ -50,6 +51,9 @@ class Config:
     sine_period: float = 20.0  # "sine": period in steps
     delay: int | None = None  # "recall": y_t = x_{t-delay}; None = remember x_0 until the end
     text: str = "the quick brown fox jumps over the lazy dog"  # "sentence": one step per word
+    # "series": the name of the data (e.g. "stocks:AAPL"), recorded so a trace says what it read;
+    # the values themselves come with unroll(config, series=...). None: unnamed
+    series: str | None = None
     loss: str = "sum"  # "last": L = L_T (the dL_3/dW example); "sum": L = sum_t L_t
     # "linear": y_hat_t = V o_t + b, as torch.nn users write it; "attention": causal attention
     # over o_0..o_t first (engine/attention.py), so the loss reaches every earlier state directly
@@ -81,6 +85,10 @@ class Config:
             raise ValueError(f"Config.text: expected at least one word, got {self.text!r}")
         if len(self.text) > 100_000:
             raise ValueError(f"Config.text: at most 100000 characters, got {len(self.text)}")
+        if self.series is not None and (not isinstance(self.series, str) or not self.series.strip()
+                                        or len(self.series) > MAX_SERIES_NAME):
+            raise ValueError(f"Config.series: expected None or a name of 1 to {MAX_SERIES_NAME} "
+                             f"characters, got {self.series!r:.80}")
         _choice("loss", self.loss, LOSSES)
         _choice("readout", self.readout, READOUTS)
         _choice("device", self.device, DEVICES)

@@ -122,7 +122,8 @@ def make_task(config: Config, series=None) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs (T, B, I), targets (T, B, O)) for the config's task, in the config's dtype."""
     if config.task == "series":
         if series is None:
-            raise ValueError("task 'series' needs data: make_task(config, series=...)")
+            named = f" (config.series names it {config.series!r})" if config.series else ""
+            raise ValueError(f"task 'series' needs data: make_task(config, series=...){named}")
         x, y = series_task(config, series)
     else:
         x, y = TASKS[config.task](config, _generator(config))

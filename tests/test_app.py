@@ -60,12 +60,13 @@ def test_default_page():
 # Per knob: the settings that make it matter, and a new value.
 CONTEXT = {"activation": {}, "forget_bias": {"cell": "lstm"}, "sigma": {"init_hh": "normal"},
            "sine_period": {"task": "sine"}, "delay": {"task": "recall"},
-           "text": {"task": "sentence"}}
+           "text": {"task": "sentence"}, "series": {"task": "series", "series": "stocks:AAPL"}}
 NEW = {"cell": "gru", "activation": "relu", "hidden_size": 7, "num_layers": 2,
        "bidirectional": True, "dtype": "float32", "device": "cpu", "init_hh": "orthogonal",
        "init_ih": "xavier", "sigma": 2.0, "spectral_radius": 1.3, "gain": 0.5,
        "forget_bias": 2.0, "seed": 3, "task": "adding", "seq_len": 31, "input_size": 3,
-       "batch_size": 2, "sine_period": 7.0, "delay": 5, "text": "to be or not to be", "loss": "last"}
+       "batch_size": 2, "sine_period": 7.0, "delay": 5, "text": "to be or not to be", "loss": "last",
+       "series": "stocks:MSFT"}
 
 
 def test_every_knob_is_covered():

@@ -47,6 +47,9 @@ def _value_for(p: schema.Param) -> st.SearchStrategy:
 
 
 KNOWN = {p.name: _value_for(p) for p in S.PARAMS + S.VIEW_PARAMS}
+# a series a link cannot name: an uploaded file's column, a stock that is not built in
+KNOWN["series"] = st.one_of(KNOWN["series"], st.sampled_from(
+    ["upload:Close", "upload:", "stocks:TSLA", "stocks:aapl", "AAPL", "stocks:AAPL "]))
 UNKNOWN_KEYS = st.one_of(st.sampled_from(["colour", "cell ", "CELL", "a.cell", "__proto__",
                                           "<script>", "seed[]", "é"]),
                          st.text(min_size=1, max_size=12))

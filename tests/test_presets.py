@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from dashboard.state import datasets, limits
 from dashboard.state import explore as S
-from dashboard.state import limits
 from dashboard.state.presets import PRESETS_FILE, load_presets
 from engine import unroll
 
@@ -17,11 +17,18 @@ PRESETS = {p.id: p for p in load_presets()}
 
 @pytest.fixture(scope="module")
 def traces():
-    return {k: unroll(p.config, influence=False, jacobian=False) for k, p in PRESETS.items()}
+    return {k: unroll(p.config, influence=False, jacobian=False, series=_series(p.config))
+            for k, p in PRESETS.items()}
+
+
+def _series(config):
+    """A 'series' task's values, loaded as the page loads them (the engine never imports plotly)."""
+    return datasets.builtin_values(config.series) if config.task == "series" else None
 
 
 def test_the_six_lecture_presets_are_there():
-    assert list(PRESETS) == ["vanishing", "sigmoid", "irnn", "exploding", "lstm", "orthogonal"]
+    assert list(PRESETS) == ["vanishing", "sigmoid", "irnn", "exploding", "lstm", "orthogonal",
+                             "stock"]
     for p in PRESETS.values():
         assert len(p.caption) == 2 and all(0 < len(line) <= 60 for line in p.caption)
         assert p.view in S.VIEWS
@@ -82,3 +89,15 @@ def test_orthogonal_keeps_norm_only_tanh_decays(traces):
     np.testing.assert_allclose(tr.spectrum[0]["singular_values"], 1.0, atol=1e-9)
     assert tr.decay[0]["half_life"] > 5 * traces["vanishing"].decay[0]["half_life"]
     assert tr.decay[0]["rate"] < 1.0
+
+
+def test_stock_forecast_fades_back_in_time(traces):
+    """AAPL's weekly closes, the loss on the last week's forecast: the gradient fades about x0.63
+    per week, so week 0 gets about 1e-20 of what the last week gets (the caption's numbers)."""
+    tr = traces["stock"]
+    assert tr.config.series == "stocks:AAPL" and tr.inputs.shape == (100, 1, 1)
+    fit = tr.decay[0]
+    assert 0.6 < fit["rate"] < 0.66 and fit["r2"] > 0.99
+    drop = tr.grad_hidden_log10[0, -1, 0] - tr.grad_hidden_log10[0, 0, 0]
+    assert 19 < drop < 21, drop
+    assert datasets.length_problem("stocks:AAPL", 105, tr.config) is None, "it fits 105 weeks"

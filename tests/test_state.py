@@ -46,7 +46,7 @@ def test_view_round_trip_and_defaults_omitted():
 @pytest.mark.parametrize("key,bad", [
     ("seq_len", "abc"), ("seq_len", "6000"), ("hidden_size", "1000"), ("batch_size", "65"),
     ("cell", "transformer"), ("sigma", "nan"), ("sigma", "-1"), ("bidirectional", "maybe"),
-    ("seed", "1.5"), ("task", "series"), ("layer", "x"), ("view", "nope"),
+    ("seed", "1.5"), ("task", "stocks"), ("layer", "x"), ("view", "nope"),
 ])
 def test_bad_value_falls_back_with_a_warning_naming_it(key, bad):
     config, view, warnings = S.state_from_query({key: bad, "gain": "0.5"})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from dashboard.state import explore
+from dashboard.state import datasets, explore
 from dashboard.state.limits import size_problem
 from dashboard.state.schema import Param, View, check_value, fit_view
 from engine import Config
@@ -29,11 +29,30 @@ def file_stem(config: Config) -> str:
     return f"unrolled_{what}_H{config.hidden_size}_T{config.seq_len}_seed{config.seed}"
 
 
-def config_json(config: Config, view: View | None = None) -> str:
-    """The config (and view) as a versioned JSON document that load_config_json reads back."""
+def config_json(config: Config, view: View | None = None, data: dict | None = None) -> str:
+    """The config (and view) as a versioned JSON document that load_config_json reads back.
+    data: where an uploaded series came from ({"series", "file", "sha256", ...}: the file itself
+    is not in the config), written for the record and not applied when loaded."""
     doc = {"format": FORMAT, "version": FORMAT_VERSION, "config": config.to_dict(),
            "view": dataclasses.asdict(view if view is not None else explore.DEFAULT_VIEW)}
+    if data:
+        doc["data"] = dict(data)
     return json.dumps(doc, indent=2) + "\n"
+
+
+def _uploaded_series(doc: dict) -> tuple[dict, list[str]]:
+    """A config whose series was an uploaded file's column: the file is not in the config, so it
+    reads the built-in series instead, with a warning naming the file (from "data")."""
+    config = doc["config"]
+    if not isinstance(config, dict) or not datasets.is_upload(config.get("series")):
+        return config, []
+    data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    file = f" of {_short(data['file'])}" if isinstance(data.get("file"), str) else ""
+    sha = f" (SHA-256 {data['sha256'][:12]}…)" if isinstance(data.get("sha256"), str) else ""
+    return ({**config, "series": datasets.DEFAULT_SERIES},
+            [f"config file: series {_short(config['series'])} was a column{file}{sha}, an "
+             "uploaded file a config does not hold; using the built-in "
+             f"{datasets.DEFAULT_SERIES!r} (upload the file again to use it)"])
 
 
 def _reject_constant(name: str):
@@ -108,10 +127,13 @@ def load_config_json(data: bytes | str) -> tuple[Config, View, list[str]]:
     _depth(doc, MAX_CONFIG_DEPTH)
     if not isinstance(doc, dict):
         raise ConfigFileError(f"config file: expected a JSON object, got {type(doc).__name__}")
-    unknown = sorted(set(doc) - {"format", "version", "config", "view"})
+    unknown = sorted(set(doc) - {"format", "version", "config", "view", "data"})
     if unknown:
         raise ConfigFileError(f"config file: unknown key(s) {unknown}; expected format, version, "
-                              "config and view")
+                              "config, view and data")
+    if not isinstance(doc.get("data", {}), dict):
+        raise ConfigFileError("config file: \"data\" must be an object (where the series came "
+                              "from)")
     if doc.get("format") != FORMAT:
         raise ConfigFileError(f"config file: \"format\" must be {FORMAT!r}, got "
                               f"{_short(doc.get('format'))}: is this an Unrolled config?")
@@ -121,8 +143,8 @@ def load_config_json(data: bytes | str) -> tuple[Config, View, list[str]]:
                               f"reads (1 to {FORMAT_VERSION})")
     if "config" not in doc:
         raise ConfigFileError("config file: no \"config\" object")
-    values = _fields("config", doc["config"], explore.PARAM,
-                     explore.config_values(explore.DEFAULT_CONFIG))
+    given, notes = _uploaded_series(doc)
+    values = _fields("config", given, explore.PARAM, explore.config_values(explore.DEFAULT_CONFIG))
     view = _fields("view", doc.get("view", {}), explore.VIEW_PARAM,
                    dataclasses.asdict(explore.DEFAULT_VIEW))
     try:
@@ -133,4 +155,4 @@ def load_config_json(data: bytes | str) -> tuple[Config, View, list[str]]:
     if problem:
         raise ConfigFileError(f"config file: {problem}")
     view, warnings = fit_view(View(**view), config)
-    return config, view, [f"config file: {w}" for w in warnings]
+    return config, view, notes + [f"config file: {w}" for w in warnings]

@@ -68,8 +68,9 @@ def parquet_bytes(trace: Trace, name: str | None = None) -> bytes:
     return buf.getvalue()
 
 
-def zip_bytes(trace: Trace, view: View | None = None) -> bytes:
-    """A zip of every quantity as tidy CSV, the per-step loss and BPTT terms, and config.json."""
+def zip_bytes(trace: Trace, view: View | None = None, data: dict | None = None) -> bytes:
+    """A zip of every quantity as tidy CSV, the per-step loss and BPTT terms, and config.json
+    (with data: where an uploaded series came from, as config_file.config_json writes it)."""
     buf = io.BytesIO()
     # compresslevel 1: CSV of floats deflates about as well at 1 as at 6, in far less time
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
@@ -77,7 +78,7 @@ def zip_bytes(trace: Trace, view: View | None = None) -> bytes:
             info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
             z.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
 
-        add("config.json", config_json(trace.config, view).encode())
+        add("config.json", config_json(trace.config, view, data).encode())
         for name in quantities(trace) + ["step_loss", "weight_grad_terms"]:
             add(f"{name}.csv", csv_bytes(trace, name))
     return buf.getvalue()

@@ -7,6 +7,8 @@ both configurations live in the URL (a.*, b.*), so a comparison is a link.
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from dashboard.figures import compare as compare_figs
@@ -20,6 +22,7 @@ from dashboard.state.limits import size_problem
 from dashboard.state.schema import DIRECTIONS, View, format_value
 from dashboard.ui import compute
 from dashboard.ui import present as present_ui
+from dashboard.ui import series as series_ui
 from dashboard.ui.charts import draw, guarded
 from dashboard.ui.widgets import (
     GROUP_TITLES,
@@ -58,6 +61,10 @@ def b_key(name: str) -> str:
 def view_key(name: str) -> str:
     """Session-state key of a Compare view control."""
     return f"cmp_view_{name}"
+
+
+SERIES = series_ui.Keys(series=a_key("series"), task=a_key("task"), upload="cmp_series_upload",
+                        fill="cmp_series_fill", seen="_cmp_series_seen")
 
 
 def _widget_keys() -> list[str]:
@@ -129,7 +136,9 @@ def shared_ui(va: dict) -> None:
         st.caption("A and B read the same x_t and y_t: made from these knobs with A's seed "
                    "and precision. B's seed changes only B's weights.")
         for p in (p for p in S.PARAMS if p.group == "input"):
-            param_widget(p, a_key(p.name), disabled=not applies(p, S.RELEVANT, va))
+            draw_knob = (partial(series_ui.series_widget, keys=SERIES) if p.name == "series"
+                         else param_widget)
+            draw_knob(p, a_key(p.name), disabled=not applies(p, S.RELEVANT, va))
 
 
 def knobs_ui(va: dict, vb: dict) -> None:
@@ -171,6 +180,7 @@ def _page() -> None:
     presets_ui()
     va, vb = current_values()
     shared_ui(va)
+    va, vb = current_values()  # the series selector moves to a newly uploaded file's column
     st.title("Unrolled · Compare")
     knobs_ui(va, vb)
     a, warn_a = S.build_config(va)
@@ -194,13 +204,19 @@ def _page() -> None:
         if problem:
             st.error(f"{side}: {problem}")
             return
-    main_view(a, b)
+    data = series_ui.series_data(a, SERIES)
+    if data.warning:
+        st.warning(md(data.warning), icon=":material/warning:")
+    if data.problem:
+        st.error(md(data.problem), icon=":material/error:")
+        return
+    main_view(a, b, data)
 
 
 @st.fragment
-def main_view(a: Config, b: Config) -> None:
+def main_view(a: Config, b: Config, data: series_ui.SeriesData) -> None:
     """Everything below the settings; a fragment, so moving the cursor redraws only this."""
-    guarded(lambda: _main_view(a, b), HINT)
+    guarded(lambda: _main_view(a, b, data), HINT)
 
 
 def _given(fig):
@@ -220,11 +236,12 @@ def _pair(build, *args, keys: tuple[str, str], **kwargs) -> None:
             draw(_given, fig, key=key)
 
 
-def _main_view(a: Config, b: Config) -> None:
+def _main_view(a: Config, b: Config, series: series_ui.SeriesData) -> None:
     ss = st.session_state
     data = CS.data_config(a)
     try:
-        ta, tb = compute.side_trace(a, data), compute.side_trace(b, data)
+        ta = compute.side_trace(a, data, series.values)
+        tb = compute.side_trace(b, data, series.values)
     except Exception as e:  # noqa: BLE001 - the page never shows a traceback
         st.error(f"The engine could not run this pair: {type(e).__name__}: {md(str(e))}")
         return
@@ -232,6 +249,8 @@ def _main_view(a: Config, b: Config) -> None:
     view = view_controls([a, b], T, view_key, CS.COMPARE_VIEW_TITLES, "Time cursor t (both A and B)")
     sync_url(CS.compare_to_query(a, b, view))
     ss["_cmp_last"] = (a, b, view)
+    if series.caption:
+        st.caption(md(series.caption))
     for side, trace in (("A", ta), ("B", tb)):
         flags = readouts.flag_lines(trace)
         if flags:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from dashboard.figures import equations, gradient, readouts, spectrum
@@ -12,6 +14,7 @@ from dashboard.state.limits import size_problem
 from dashboard.state.schema import DIRECTIONS, View
 from dashboard.ui import compute
 from dashboard.ui import export as export_ui
+from dashboard.ui import series as series_ui
 from dashboard.ui.charts import draw, guarded, view_figure
 from dashboard.ui.widgets import (
     config_ui,
@@ -73,6 +76,8 @@ def widgets_present() -> bool:
 
 
 HINT = "Try another setting or a preset; the link in the address bar reproduces it."
+SERIES = series_ui.Keys(series=key("series"), task=key("task"), upload="series_upload",
+                        fill="series_fill", seen="_series_seen")
 
 
 def page() -> None:
@@ -83,7 +88,8 @@ def page() -> None:
 def _page() -> None:
     init_state()
     presets_ui()
-    config_ui(on_change=_rerun_views)
+    config_ui(on_change=_rerun_views,
+              custom={"series": partial(series_ui.series_widget, keys=SERIES)})
     st.title("Unrolled · Explore")
     explorer()
 
@@ -117,7 +123,14 @@ def _explorer() -> None:
         st.error(problem)
         sync_url(S.state_to_query(config, S.DEFAULT_VIEW))  # the link still says exactly what was asked for
         return
-    main_view(config)
+    data = series_ui.series_data(config, SERIES)
+    if data.warning:
+        st.warning(md(data.warning), icon=":material/warning:")
+    if data.problem:
+        st.error(md(data.problem), icon=":material/error:")
+        sync_url(S.state_to_query(config, S.DEFAULT_VIEW))
+        return
+    main_view(config, data)
 
 
 def _summary(trace: Trace, layer: int, direction: int) -> str:
@@ -126,17 +139,18 @@ def _summary(trace: Trace, layer: int, direction: int) -> str:
 
 
 @st.fragment
-def main_view(config: Config) -> None:
+def main_view(config: Config, data: series_ui.SeriesData) -> None:
     """The views; a fragment inside explorer(), so view controls (the time cursor) do not redraw
     the knobs either."""
-    guarded(lambda: _main_view(config), HINT)
+    guarded(lambda: _main_view(config, data), HINT)
 
 
-def _main_view(config: Config) -> None:
+def _main_view(config: Config, data: series_ui.SeriesData) -> None:
     ss = st.session_state
     export_ui.rerun_if_restored()
     try:
-        trace = compute.explore_trace(config, bool(ss.get(view_key("influence"))), bool(ss.get(view_key("jacobian"))))
+        trace = compute.explore_trace(config, bool(ss.get(view_key("influence"))),
+                                      bool(ss.get(view_key("jacobian"))), data.values)
     except Exception as e:  # noqa: BLE001 - the page never shows a traceback
         st.error(f"The engine could not run this configuration: {type(e).__name__}: {md(str(e))}")
         sync_url(S.state_to_query(config, S.DEFAULT_VIEW))
@@ -152,6 +166,8 @@ def _main_view(config: Config) -> None:
     for note in trace.notes:
         st.info(note, icon=":material/info:")
     st.markdown(_summary(trace, view.layer, DIRECTIONS.index(view.direction)))
+    if data.caption:
+        st.caption(md(data.caption))
     d = DIRECTIONS.index(view.direction)
     where = dict(layer=view.layer, direction=d, sample=view.sample)
     t = view.cursor(T)
@@ -166,7 +182,7 @@ def _main_view(config: Config) -> None:
     if view.view != "gradient":  # the gradient view draws the values at t as its last row
         draw(gradient.vectors_figure, trace, t=t, key="fig_vectors", **where)
     _equations(trace, t, where)
-    export_ui.export_section(trace, view, EXPLAIN)
+    export_ui.export_section(trace, view, EXPLAIN, source=data.source)
 
 
 EQUATIONS = "equations_open"  # session state: whether the equations section is open

@@ -19,8 +19,8 @@ from dashboard import uploads as U
 from dashboard.figures import train as train_figs
 from dashboard.safe import md
 from dashboard.state import train as TS
-from dashboard.state.limits import CACHE_TTL
 from dashboard.ui import present as present_ui
+from dashboard.ui import series as series_pieces
 from dashboard.ui.charts import draw, guarded
 from dashboard.ui.widgets import applies, param_widget
 from engine.train import Progress, TrainResult, train_many
@@ -147,47 +147,34 @@ def _page() -> None:
 
 
 def series_ui(settings: TS.TrainSettings) -> tuple[object, str | None]:
-    """Upload a CSV, pick a numeric column and what to do with missing values. Returns (values,
-    problem): values for the engine, or a message why training cannot start."""
-    need = settings.seq_len + 2
+    """Upload a CSV, pick a numeric column and what to do with missing values (the uploader and
+    its pieces are ui/series.py's, shared with Explore and Compare). Returns (values, problem):
+    values for the engine, or a message why training cannot start."""
     with st.container(border=True):
-        up = st.file_uploader("CSV file with a numeric column (e.g. daily closing prices)",
-                              type=["csv", "txt"], key=key("upload"), max_upload_size=U.MAX_BYTES // 1_000_000,
-                              help=f"At most {U.MAX_BYTES // 1_000_000} MB and {U.MAX_ROWS:,} rows; "
-                                   "a header row names the columns. The file is not part of the "
-                                   "link in the address bar.")
-        if up is None:
+        upload, problem = series_pieces.file_ui(
+            key("upload"), "CSV file with a numeric column (e.g. daily closing prices)",
+            "The file is not part of the link in the address bar.")
+        if problem:
+            return None, problem
+        if upload is None:
             msg = "Upload a CSV file to train on your series."
             st.info(msg, icon=":material/upload_file:")
             return None, msg
-        try:
-            table = _read(up.getvalue(), up.name)
-        except U.UploadError as e:
-            st.error(md(str(e)), icon=":material/error:")
-            return None, str(e)
+        table = upload.table
         c1, c2 = st.columns(2)
         names = list(table.columns)
         if st.session_state.get(key("column")) not in names:
             st.session_state[key("column")] = names[-1]  # e.g. Close after Open in a price file
         column = c1.selectbox("Column", names, key=key("column"))
-        fill = c2.radio("Missing or non-numeric cells", U.FILL_MODES, key=key("fill"),
-                        horizontal=True, format_func={"drop": "drop them",
-                                                      "interpolate": "fill (interpolate)"}.get)
+        fill = series_pieces.fill_ui(key("fill"), c2)
         try:
-            s = U.column_series(table, column, fill=fill, min_length=need)
+            s = U.column_series(table, column, fill=fill, min_length=settings.seq_len + 2)
         except U.UploadError as e:
             st.error(md(str(e)), icon=":material/error:")
             return None, str(e)
-        note = s.message
-        if table.skipped:
-            note += f" Columns that are not numbers were left out: {', '.join(table.skipped[:6])}."
-        (st.warning if s.missing else st.success)(md(note))  # it names the file's columns
+        # it names the file's columns: escaped
+        (st.warning if s.missing else st.success)(md(series_pieces.column_note(s, table)))
         return s.values, None
-
-
-@st.cache_data(max_entries=4, ttl=CACHE_TTL, show_spinner=False)
-def _read(data: bytes, name: str) -> U.Table:
-    return U.read_table(data, name)
 
 
 def _copy(r: TrainResult) -> TrainResult:

@@ -62,6 +62,8 @@ def compare_from_query(query: dict) -> tuple[Config, Config, View, list[str]]:
                 **dataclasses.asdict(DEFAULT_VIEW)}
     warnings = [f"URL parameter {key}={shown(raw)} ignored: the input is shared, B reads A's "
                 f"data (set a.{key[2:]})" for key, raw in query.items() if key in shared]
+    query, more = S.series_from_link(query, "a.series")
+    warnings += more
     given, more = read_query({k: v for k, v in query.items() if k not in shared}, fields, defaults,
                              fallbacks={f"b.{name}": "A's value" for name in OWN},
                              reads="the Compare page reads a.<knob>, b.<knob> and "
@@ -71,7 +73,7 @@ def compare_from_query(query: dict) -> tuple[Config, Config, View, list[str]]:
     def side(prefix: str) -> dict:
         return {k[2:]: v for k, v in given.items() if k.startswith(prefix)}
 
-    a, more = S.build_config({**S.config_values(S.DEFAULT_CONFIG), **side("a.")})
+    a, more = S.build_config({**S.config_values(S.DEFAULT_CONFIG), **S.named_series(side("a."))})
     warnings += [_named("a", w) for w in more]
     b, more = S.build_config({**S.config_values(a), **side("b.")})
     warnings += [_named("b", w) for w in more]

@@ -10,13 +10,24 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from dashboard.state import datasets
 from dashboard.state.limits import MAX_BATCH, MAX_HIDDEN, MAX_SEQ_LEN
-from dashboard.state.schema import DIRECTIONS, Param, View, fit_view, read_query, shown, to_query
+from dashboard.state.schema import (
+    DIRECTIONS,
+    Param,
+    View,
+    first,
+    fit_view,
+    parse_value,
+    read_query,
+    shown,
+    to_query,
+)
 from engine import Config
 from engine.config import ACTIVATIONS, CELLS, DEVICES, DTYPES, INITS, LOSSES, READOUTS
 
 GROUPS = ("model", "initialization", "input", "loss")
-TASKS = ("noise", "sine", "impulse", "recall", "adding", "sentence")  # "series" needs uploaded data
+TASKS = ("noise", "sine", "impulse", "recall", "adding", "sentence", "series")
 VIEW_TITLES = {"signals": "Signals", "hidden": "Hidden states", "gates": "Gates",
                "gradient": "Gradient through time", "spectrum": "Spectrum",
                "animate": "Animate"}  # animate: the time animation (figures/animation.py)
@@ -66,8 +77,9 @@ PARAMS: tuple[Param, ...] = (
           "(and link) gives the same numbers.", "int", lo=0, hi=2**31 - 1, step=1),
     # ---- input ----
     Param("task", "input", "Task", "The input sequence x_t and the targets y_t: white noise, a "
-          "sine, one impulse at t=0, recall of an early value, the adding problem, or a sentence "
-          "(one word per step).", "choice", TASKS),
+          "sine, one impulse at t=0, recall of an early value, the adding problem, a sentence "
+          "(one word per step), or a real series (stock prices, or your CSV): forecast next week.",
+          "choice", TASKS),
     Param("seq_len", "input", "Sequence length T", f"Steps to unroll (at most {MAX_SEQ_LEN} here; "
           "plots wider than 800 steps are pooled, keeping spikes).", "int",
           lo=1, hi=MAX_SEQ_LEN, step=1),
@@ -82,6 +94,11 @@ PARAMS: tuple[Param, ...] = (
           "until the last step.", "int", lo=0, hi=MAX_SEQ_LEN - 1, step=1, optional=True),
     Param("text", "input", "Sentence", "Task 'sentence': one step per word (at most T words).",
           "text", hi=2000),
+    Param("series", "input", "Series", "Task 'series': a weekly stock price of 2018-2019 built "
+          "in (plotly.data.stocks, divided by the first week), or a column of a CSV file you "
+          "upload below (a file is not part of the link). z-scored; x_t = s_t, target s_(t+1); "
+          "needs T + batch values.", "choice", datasets.BUILTIN, optional=True,
+          titles=tuple((n, datasets.title(n)) for n in datasets.BUILTIN)),
     # ---- loss ----
     Param("loss", "loss", "Loss", "'last': L = L_T, only the final output is scored (the dL_3/dW "
           "example); 'sum': L = sum_t L_t, every step is scored.", "choice", LOSSES),
@@ -117,6 +134,7 @@ RELEVANT = {
     "sine_period": lambda v: v["task"] == "sine",
     "delay": lambda v: v["task"] == "recall",
     "text": lambda v: v["task"] == "sentence",
+    "series": lambda v: v["task"] == "series",
     "input_size": lambda v: v["task"] in ("noise", "impulse", "sentence"),
 }
 # The knobs RELEVANT reads: changing one can grey out others, so it redraws the whole sidebar
@@ -136,6 +154,10 @@ def build_config(values: dict) -> tuple[Config, list[str]]:
     if values.get("device") == "cuda" and not cuda_available():
         warnings.append("device='cuda': no CUDA GPU on this server; using the default 'auto' (CPU)")
         values["device"] = DEFAULT_CONFIG.device
+    if values.get("task") == "series" and values.get("series") is None:
+        warnings.append(f"series={shown(None)}: the task 'series' reads a named series; using the "
+                        f"built-in {datasets.DEFAULT_SERIES!r}")
+        values["series"] = datasets.DEFAULT_SERIES
     for _ in range(len(values) + 1):
         try:
             return Config(**values), warnings
@@ -167,15 +189,43 @@ def config_values(config: Config) -> dict:
 def state_from_query(query: dict) -> tuple[Config, View, list[str]]:
     """URL query parameters -> (Config, View, warnings); anything bad falls back to its default."""
     defaults = {**config_values(DEFAULT_CONFIG), **dataclasses.asdict(DEFAULT_VIEW)}
-    given, warnings = read_query(query, {**PARAM, **VIEW_PARAM}, defaults)
+    query, warnings = series_from_link(query, "series")
+    given, more = read_query(query, {**PARAM, **VIEW_PARAM}, defaults)
+    warnings += more
     config, more = build_config({**config_values(DEFAULT_CONFIG),
-                                 **{k: v for k, v in given.items() if k in PARAM}})
+                                 **named_series({k: v for k, v in given.items() if k in PARAM})})
     warnings += [f"URL parameter {w}" for w in more]
     view = View(**{**dataclasses.asdict(DEFAULT_VIEW),
                    **{k: v for k, v in given.items() if k in VIEW_PARAM}})
     view, more = fit_view(view, config)
     warnings += [f"URL parameter {w}" for w in more]
     return config, view, warnings
+
+
+def named_series(given: dict) -> dict:
+    """A link's knobs with the series named: a 'series' task whose link names no series reads the
+    built-in default (quietly; an explicit series=none is warned about by build_config)."""
+    if given.get("task") == "series" and "series" not in given:
+        return {**given, "series": datasets.DEFAULT_SERIES}
+    return given
+
+
+def series_from_link(query: dict, key: str) -> tuple[dict, list[str]]:
+    """The query with its series (at `key`) readable: an uploaded file's column (`upload:...`)
+    cannot come from a link, and a name that is not built in is not one; either becomes the
+    built-in default, with a warning naming the key and saying why."""
+    raw = first(query.get(key))
+    if raw is None:
+        return query, []
+    try:
+        parse_value(PARAM["series"], raw)
+        return query, []
+    except ValueError as e:
+        why = ("an uploaded file is not part of a link (upload it again on the page to use it)"
+               if datasets.is_upload(raw) else str(e))
+        return ({**query, key: datasets.DEFAULT_SERIES},
+                [f"URL parameter {key}={shown(raw)}: {why}; using the built-in "
+                 f"{datasets.DEFAULT_SERIES!r}"])
 
 
 def config_from_query(query: dict) -> tuple[Config, list[str]]:

@@ -12,20 +12,23 @@ from engine.inputs import make_task
 
 
 @st.cache_resource(max_entries=6, ttl=CACHE_TTL, show_spinner="Unrolling the network…")
-def explore_trace(config: Config, influence: bool, jacobian: bool) -> Trace:
-    """Explore's engine.unroll, cached per (config, heavy views); heavy views only when shown.
+def explore_trace(config: Config, influence: bool, jacobian: bool, series=None) -> Trace:
+    """Explore's engine.unroll, cached per (config, heavy views, the series' values for a
+    'series' task: an upload's content, not only its name); heavy views only when shown.
     cache_resource, not cache_data: pickling a Trace cost 0.2 s per new run and 0.04 s per rerun
     at T=5000, H=256."""
     # adjoints=False: the per-step BPTT tensors are never drawn here and would double the cache
     with engine_threads():  # one torch thread: see startup.ENGINE_THREADS
-        return unroll(config, influence=influence, jacobian=jacobian, adjoints=False)
+        return unroll(config, influence=influence, jacobian=jacobian, adjoints=False,
+                      series=series)
 
 
 @st.cache_resource(max_entries=8, ttl=CACHE_TTL, show_spinner="Unrolling the network…")
-def side_trace(config: Config, data: Config) -> Trace:
+def side_trace(config: Config, data: Config, series=None) -> Trace:
     """One Compare side: engine.unroll on the inputs and targets made from `data` (A's input
-    knobs, state/compare.py's data_config), so A and B read the very same tensors."""
-    x, y = make_task(data)  # (T, B, I), (T, B, O)
+    knobs, state/compare.py's data_config) and, for a 'series' task, the series' values, so A
+    and B read the very same tensors."""
+    x, y = make_task(data, series=series)  # (T, B, I), (T, B, O)
     with engine_threads():
         return unroll(config, inputs=x, targets=y, influence=False, jacobian=False,
                       adjoints=False)

@@ -80,8 +80,9 @@ def _report(trace: Trace, view: View, explain: dict, url: str) -> bytes:
     return page.encode()
 
 
-def export_section(trace: Trace, view: View, explain: dict) -> None:
-    """The Export expander: every download for this trace and view, and the config upload."""
+def export_section(trace: Trace, view: View, explain: dict, source: dict | None = None) -> None:
+    """The Export expander: every download for this trace and view, and the config upload.
+    source: where an uploaded series came from (file name, SHA-256), kept in the config files."""
     ss = st.session_state
     restored = ss.pop(RESTORED, None)
     config = trace.config
@@ -115,10 +116,10 @@ def export_section(trace: Trace, view: View, explain: dict) -> None:
                            f"{stem}_{part}.parquet", "application/vnd.apache.parquet",
                            key="export_parquet", on_click="ignore", icon=":material/table:")
         c4.download_button("Zip: every quantity (CSV) + config.json",
-                           lambda: tables.zip_bytes(trace, view), f"{stem}.zip", "application/zip",
+                           lambda: tables.zip_bytes(trace, view, source), f"{stem}.zip", "application/zip",
                            key="export_zip", on_click="ignore", icon=":material/folder_zip:")
         c1, c2, c3 = st.columns(3)
-        c1.download_button("Config (JSON)", config_file.config_json(config, view), f"{stem}.json",
+        c1.download_button("Config (JSON)", config_file.config_json(config, view, source), f"{stem}.json",
                            "application/json", key="export_config", on_click="ignore",
                            icon=":material/settings:", help="Load it back below to restore "
                            "this exact view.")

@@ -50,7 +50,8 @@ def param_widget(p: Param, key: str, *, label: str | None = None, disabled: bool
     if p.kind in ("choice", "choices"):
         fmt = (lambda v: titles.get(v, v)) if titles else str
         if p.kind == "choice":
-            st.selectbox(label, p.choices, format_func=fmt, **common)
+            st.selectbox(label, p.choices, format_func=fmt,
+                         placeholder="empty" if p.optional else None, **common)
         else:
             st.multiselect(label, p.choices, max_selections=int(p.hi), format_func=fmt, **common)
     elif p.kind == "bool":
@@ -72,16 +73,19 @@ def applies(p: Param, relevant: dict, values: dict) -> bool:
     return relevant.get(p.name, lambda v: True)(values)
 
 
-def config_ui(on_change=None) -> dict:
+def config_ui(on_change=None, custom: dict | None = None) -> dict:
     """Every knob, grouped, with tooltips; returns field -> value. Greys out knobs that do not
     apply to the current choice (they keep their value). on_change is called when a knob
-    changes, except the knobs that grey out others (S.RESHAPES_KNOBS): those rerun the page."""
+    changes, except the knobs that grey out others (S.RESHAPES_KNOBS): those rerun the page.
+    custom maps a knob's name to its own drawer, called as param_widget is (the series
+    selector adds an uploaded file's columns and the uploader: ui/series.py)."""
     values = current_values()
     for group in S.GROUPS:
         with st.sidebar.expander(GROUP_TITLES[group], expanded=group != "loss"):
             for p in (p for p in S.PARAMS if p.group == group):
-                param_widget(p, key(p.name), disabled=not applies(p, S.RELEVANT, values),
-                             on_change=None if p.name in S.RESHAPES_KNOBS else on_change)
+                (custom or {}).get(p.name, param_widget)(
+                    p, key(p.name), disabled=not applies(p, S.RELEVANT, values),
+                    on_change=None if p.name in S.RESHAPES_KNOBS else on_change)
             if group == "input":
                 st.caption(f"Caps for the browser's sake: T ≤ {MAX_SEQ_LEN}, H ≤ "
                            f"{MAX_HIDDEN}, batch ≤ {MAX_BATCH}.")
