@@ -55,6 +55,19 @@ def _uploaded_series(doc: dict) -> tuple[dict, list[str]]:
              f"{datasets.DEFAULT_SERIES!r} (upload the file again to use it)"])
 
 
+def _uploaded_weights(doc: dict) -> list[str]:
+    """A config made with an uploaded model (Explore's "your model"): the file is not in the
+    config, so its architecture opens with initialised weights; a warning names the file."""
+    data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    if not isinstance(data.get("weights_file"), str):
+        return []
+    sha = (f" (SHA-256 {data['weights_sha256'][:12]}…)"
+           if isinstance(data.get("weights_sha256"), str) else "")
+    return [f"config file: made with your model {_short(data['weights_file'])}{sha}, a file a "
+            "config does not hold; its architecture opens with initialised weights (upload the "
+            "file again under Weights: your model)"]
+
+
 def _reject_constant(name: str):
     raise ConfigFileError(f"config file: {name} is not a number a config can hold")
 
@@ -144,6 +157,7 @@ def load_config_json(data: bytes | str) -> tuple[Config, View, list[str]]:
     if "config" not in doc:
         raise ConfigFileError("config file: no \"config\" object")
     given, notes = _uploaded_series(doc)
+    notes += _uploaded_weights(doc)
     values = _fields("config", given, explore.PARAM, explore.config_values(explore.DEFAULT_CONFIG))
     view = _fields("view", doc.get("view", {}), explore.VIEW_PARAM,
                    dataclasses.asdict(explore.DEFAULT_VIEW))

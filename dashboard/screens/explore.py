@@ -15,6 +15,7 @@ from dashboard.state.schema import DIRECTIONS, View
 from dashboard.ui import compute
 from dashboard.ui import export as export_ui
 from dashboard.ui import series as series_ui
+from dashboard.ui import weights as weights_ui
 from dashboard.ui.charts import draw, guarded, view_figure
 from dashboard.ui.widgets import (
     config_ui,
@@ -88,7 +89,8 @@ def page() -> None:
 def _page() -> None:
     init_state()
     presets_ui()
-    config_ui(on_change=_rerun_views,
+    weights_ui.sidebar()  # your model: pins the architecture knobs before they are drawn
+    config_ui(on_change=_rerun_views, fixed=weights_ui.fixed(),
               custom={"series": partial(series_ui.series_widget, keys=SERIES)})
     st.title("Unrolled · Explore")
     explorer()
@@ -149,8 +151,10 @@ def _main_view(config: Config, data: series_ui.SeriesData) -> None:
     ss = st.session_state
     export_ui.rerun_if_restored()
     try:
-        trace = compute.explore_trace(config, bool(ss.get(view_key("influence"))),
-                                      bool(ss.get(view_key("jacobian"))), data.values)
+        heavy = bool(ss.get(view_key("influence"))), bool(ss.get(view_key("jacobian")))
+        model = weights_ui.current()  # an uploaded model, or None: the knobs' initialization
+        trace = (compute.explore_trace(config, *heavy, data.values) if model is None else
+                 compute.own_trace(config, model.sha256, model.weights, *heavy, data.values))
     except Exception as e:  # noqa: BLE001 - the page never shows a traceback
         st.error(f"The engine could not run this configuration: {type(e).__name__}: {md(str(e))}")
         sync_url(S.state_to_query(config, S.DEFAULT_VIEW))
@@ -182,7 +186,7 @@ def _main_view(config: Config, data: series_ui.SeriesData) -> None:
     if view.view != "gradient":  # the gradient view draws the values at t as its last row
         draw(gradient.vectors_figure, trace, t=t, key="fig_vectors", **where)
     _equations(trace, t, where)
-    export_ui.export_section(trace, view, EXPLAIN, source=data.source)
+    export_ui.export_section(trace, view, EXPLAIN, source=weights_ui.export_source(data.source))
 
 
 EQUATIONS = "equations_open"  # session state: whether the equations section is open
@@ -223,7 +227,8 @@ def _draw(name: str, trace: Trace, where: dict, t: int, view: View) -> None:
             draw(gradient.influence_figure, trace, cursor=t, key="fig_influence")
     elif name == "spectrum":
         ld = trace.layer_index(where["layer"], where["direction"])
-        trace.spectrum = compute.spectra(trace.config, trace)  # cached per config, not redone
+        if weights_ui.current() is None:  # an uploaded model's weights are not its config's
+            trace.spectrum = compute.spectra(trace.config, trace)  # cached per config, not redone
         st.info(trace.spectrum[ld]["verdict"])
         draw(spectrum.spectrum_figure, trace, where["layer"], where["direction"],
              key="fig_spectrum")

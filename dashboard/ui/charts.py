@@ -70,10 +70,12 @@ def draw(build, *args, key: str, **kwargs) -> None:
 
 @st.cache_data(max_entries=24, ttl=CACHE_TTL, show_spinner=False)
 def view_spec(config: Config, influence: bool, jacobian: bool, name: str, layer: int,
-              direction: int, sample: int, _trace: Trace) -> tuple[dict | None, list[str], int]:
+              direction: int, sample: int, _trace: Trace,
+              weights_sha256: str | None = None) -> tuple[dict | None, list[str], int]:
     """(the view's figure as JSON with its cursor at step 0, messages for plots that failed, the
     row of its values-at-t plot or 0). Keyed by what the trace was computed from and the view:
-    built once, whatever the cursor (figures/views.py)."""
+    built once, whatever the cursor (figures/views.py). weights_sha256: an uploaded model's
+    file (compute.own_trace), whose weights the config does not describe."""
     return stacked.build_view(name, _trace, layer, direction, sample)
 
 
@@ -82,7 +84,8 @@ def view_figure(name: str, trace: Trace, where: dict, t: int, view) -> go.Figure
     cached figure with its cursor lines moved and its values-at-t row rebuilt. A plot that failed
     is a message; the others draw."""
     spec, errors, values_row = view_spec(trace.config, view.influence, view.jacobian, name,
-                                         where["layer"], where["direction"], where["sample"], trace)
+                                         where["layer"], where["direction"], where["sample"], trace,
+                                         getattr(trace, "weights_sha256", None))
     for e in errors:
         st.error(md(e))
     if spec is None:

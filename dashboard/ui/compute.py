@@ -34,6 +34,32 @@ def side_trace(config: Config, data: Config, series=None) -> Trace:
                       adjoints=False)
 
 
+@st.cache_resource(max_entries=4, ttl=CACHE_TTL, show_spinner="Unrolling your model…")
+def own_trace(config: Config, sha256: str, _weights: dict, influence: bool, jacobian: bool,
+              series=None) -> Trace:
+    """Explore's engine.unroll of an uploaded model (ui/weights.py), keyed by the file's SHA-256
+    (its weights are not hashed again). The task's inputs at the model's input_size; its targets
+    when they are as wide as the model's output, else zeros (a note says so)."""
+    x, y = make_task(config, series=series)  # (T, B, I), (T, B, k)
+    I, O = _weights["weight_ih_l0"].shape[1], _weights["readout.weight"].shape[0]
+    if x.shape[-1] != I:
+        raise ValueError(f"the task {config.task!r} gives inputs x_t of width {x.shape[-1]}; your "
+                         f"model reads input_size={I}: pick a task that takes the model's width "
+                         "(noise, impulse, sentence)")
+    note = None
+    if y.shape[-1] != O:
+        note = (f"the task's targets are {y.shape[-1]} wide and your model gives {O} outputs: "
+                "the targets are zero, so L_t = mean_b |y_hat_t|^2")
+        y = y.new_zeros(*y.shape[:2], O)
+    with engine_threads():
+        trace = unroll(config, inputs=x, targets=y, weights=_weights, influence=influence,
+                       jacobian=jacobian, adjoints=False)
+    if note:
+        trace.notes.append(note)
+    trace.weights_sha256 = sha256  # what the figure cache keys on (ui/charts.view_spec)
+    return trace
+
+
 @st.cache_data(max_entries=16, ttl=CACHE_TTL, show_spinner=False)
 def spectra(config: Config, _trace: Trace) -> list[dict]:
     """W_hh's spectrum per layer-direction (an eigendecomposition each), computed only when shown

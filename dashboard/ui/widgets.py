@@ -73,18 +73,19 @@ def applies(p: Param, relevant: dict, values: dict) -> bool:
     return relevant.get(p.name, lambda v: True)(values)
 
 
-def config_ui(on_change=None, custom: dict | None = None) -> dict:
+def config_ui(on_change=None, custom: dict | None = None, fixed: frozenset = frozenset()) -> dict:
     """Every knob, grouped, with tooltips; returns field -> value. Greys out knobs that do not
     apply to the current choice (they keep their value). on_change is called when a knob
     changes, except the knobs that grey out others (S.RESHAPES_KNOBS): those rerun the page.
     custom maps a knob's name to its own drawer, called as param_widget is (the series
-    selector adds an uploaded file's columns and the uploader: ui/series.py)."""
+    selector adds an uploaded file's columns and the uploader: ui/series.py). fixed: knobs
+    greyed out whatever their value (an uploaded model fixes its architecture: ui/weights.py)."""
     values = current_values()
     for group in S.GROUPS:
         with st.sidebar.expander(GROUP_TITLES[group], expanded=group != "loss"):
             for p in (p for p in S.PARAMS if p.group == group):
                 (custom or {}).get(p.name, param_widget)(
-                    p, key(p.name), disabled=not applies(p, S.RELEVANT, values),
+                    p, key(p.name), disabled=p.name in fixed or not applies(p, S.RELEVANT, values),
                     on_change=None if p.name in S.RESHAPES_KNOBS else on_change)
             if group == "input":
                 st.caption(f"Caps for the browser's sake: T ≤ {MAX_SEQ_LEN}, H ≤ "

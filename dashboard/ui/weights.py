@@ -1,0 +1,122 @@
+"""Explore's "Weights: initialise | your model": the uploader of a trained torch.nn RNN / LSTM / GRU
+(.safetensors, .pt, .pth), the line saying what it found, and the knobs the file fixes. Thin:
+reading and inferring are engine/weights.py (nothing in a file is ever run).
+
+A file lives in the session, never in the link: the link holds the architecture the file fixed
+(so it opens that architecture, initialised), and the config export records the file's name and
+SHA-256. A file that cannot be used keeps the previous model and says what was wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from dashboard.safe import md
+from dashboard.state import explore as S
+from dashboard.ui.widgets import key
+from engine.weights import Weights, config_from_weights, read_weights
+
+MODES = ("initialise", "your model")
+MODE_KEY = "weights_mode"  # the radio
+UPLOAD_KEY = "weights_upload"  # the file uploader
+HELD = "_own_model"  # session: the OwnModel in use (kept when a later file is refused)
+SEEN = "_own_model_seen"  # session: the uploader's file_id last read
+PROBLEM = "_own_model_problem"  # session: why the last file was refused
+MAX_MB = 50
+SUFFIXES = ["safetensors", "pt", "pth"]
+ARCHITECTURE = ("cell", "input_size", "hidden_size", "num_layers", "bidirectional")
+# What a file fixes: its architecture, the readout (a torch.nn head is linear) and every knob of
+# the initialization the file replaces (the seed still draws the data; activation stays: the RNN's
+# nonlinearity is not in its weights).
+FIXED = frozenset(ARCHITECTURE + ("readout", "init_hh", "init_ih", "sigma", "spectral_radius",
+                                  "gain", "forget_bias"))
+NOT_IN_LINK = ("A file cannot live in a link: the link in the address bar opens this architecture "
+               "with initialised weights; upload the file again to see your model. The config "
+               "export records its name and SHA-256.")
+
+
+@dataclass(frozen=True)
+class OwnModel:
+    """An uploaded model: file name, SHA-256 of its bytes, what was found, the architecture
+    (Config fields) and the weights under the engine's names."""
+
+    name: str
+    sha256: str
+    found: str
+    architecture: dict
+    weights: Weights = field(repr=False, compare=False)
+
+
+def read_model(data: bytes, name: str) -> OwnModel:
+    """A file's bytes -> OwnModel, or a ValueError saying what is wrong (engine/weights.py's
+    messages, and the page's caps on the sizes it can draw)."""
+    if len(data) > MAX_MB * 1_000_000:
+        raise ValueError(f"{name}: {len(data) / 1e6:.1f} MB is too big (at most {MAX_MB} MB)")
+    if not name.lower().endswith(tuple("." + s for s in SUFFIXES)):
+        raise ValueError(f"{name}: not a weights file (.safetensors, .pt or .pth)")
+    config, w = config_from_weights(read_weights(data))
+    arch = {k: getattr(config, k) for k in ARCHITECTURE}
+    for k in ("input_size", "hidden_size", "num_layers"):
+        p = S.PARAM[k]
+        if not p.lo <= arch[k] <= p.hi:
+            raise ValueError(f"{name}: {w.found}: {k}={arch[k]} is above what this page draws "
+                             f"(at most {int(p.hi)}); the Python API (engine.unroll) has no such cap")
+    return OwnModel(name, hashlib.sha256(data).hexdigest(), w.found, arch, w)
+
+
+def sidebar() -> None:
+    """The weights choice and, for 'your model', the uploader and what it found. Call before the
+    knobs are drawn: it pins the architecture knobs to the file's."""
+    ss = st.session_state
+    ss.setdefault(MODE_KEY, MODES[0])
+    box = st.sidebar.container(border=True)
+    box.radio("Weights", MODES, key=MODE_KEY, horizontal=True,
+              help="'initialise': the knobs below draw the weights. 'your model': the weights of "
+                   "a trained torch.nn RNN, LSTM or GRU (its state_dict), with its linear head.")
+    if ss[MODE_KEY] != "your model":
+        return
+    up = box.file_uploader(f"Your model (.safetensors, .pt, .pth; at most {MAX_MB} MB)",
+                           type=SUFFIXES, key=UPLOAD_KEY, max_upload_size=MAX_MB,
+                           help="torch.save(model.state_dict(), 'model.pt') or safetensors' "
+                                "save_file(model.state_dict(), 'model.safetensors'). Read "
+                                "without running anything in the file.")
+    if up is not None and up.file_id != ss.get(SEEN):
+        ss[SEEN] = up.file_id
+        try:
+            ss[HELD], ss[PROBLEM] = read_model(up.getvalue(), up.name), None
+        except ValueError as e:
+            ss[PROBLEM] = str(e)
+    if ss.get(PROBLEM):
+        kept = " (the previous model is still shown)" if ss.get(HELD) else ""
+        box.error(md(ss[PROBLEM] + kept), icon=":material/error:")
+    model = ss.get(HELD)
+    if model is None:
+        box.caption("Upload a state_dict to see its gradient through time.")
+        return
+    box.markdown(f"**{md(model.name)}**: `{model.found}`")
+    box.caption(NOT_IN_LINK)
+    for name, value in model.architecture.items():
+        ss[key(name)] = value
+    ss[key("readout")] = "linear"
+
+
+def current() -> OwnModel | None:
+    """The uploaded model in use, or None (weights initialised by the knobs)."""
+    ss = st.session_state
+    return ss.get(HELD) if ss.get(MODE_KEY) == "your model" else None
+
+
+def fixed() -> frozenset:
+    """The knobs greyed out because the file fixes them (none when initialising)."""
+    return FIXED if current() is not None else frozenset()
+
+
+def export_source(source: dict | None) -> dict | None:
+    """The config export's record of where the data came from, plus the model's file."""
+    model = current()
+    if model is None:
+        return source
+    return {**(source or {}), "weights_file": model.name, "weights_sha256": model.sha256}
