@@ -72,6 +72,8 @@ LINE_COLORS = {
     "unit_circle": "#7f7f7f",
     "bound_circle": "#d62728",
     "neutral": "#444444",  # dark grey: lines of no gate and no path (the loss, singular values)
+    "median": "#444444",  # the median over the batch of ||dL/dh_t||, over its 10-90 % band
+    "reach": "#9467bd",  # ||dL/dx_t||: how much each input (word) reaches the loss
     "blocked": "#d62728",  # RNN: the fraction of units with phi'(a_t) below figures.forward.BLOCKED
     "mean_deriv": "#1f77b4",  # RNN: the mean phi'(a_t) over units
 }
@@ -88,6 +90,16 @@ CURSOR_COLOR = "#00b3b3"
 CURSOR_LINE = dict(color=CURSOR_COLOR, width=2, dash="dot")
 # The time animation's cover over what is not computed yet: the page's background, nearly opaque
 COVER_COLOR = "rgba(235, 235, 235, 0.92)"
+
+# Time axes named by words (task 'sentence') are thinned on the server so that no two labels
+# collide on a plot this wide (px of plot area, measured in Chromium in a 1400 px window: an
+# Explore plot 750, one of Compare's side-by-side plots 306-382, both about 1000 presenting).
+TIME_AXIS_PX = 740  # an Explore plot
+PAIR_AXIS_PX = 300  # one of Compare's pair, or of its two animations
+TICK_FONT = 12  # px: the charts' tick labels (PAGE_TEMPLATE's font)
+# With a batch, the norm plot draws the samples' spread (10-90 %) as a band behind the selected
+# sample, and their median as a line.
+BAND_FILL = "rgba(31, 119, 180, 0.18)"  # hidden_path's blue, faint
 
 HEATMAP_HEIGHT = 320  # px: enough rows for H = 256 to stay readable
 LINE_HEIGHT = 280
@@ -116,6 +128,7 @@ PRESENT_COLORS = {
     "#9467bd": "#cc79a7",  # reddish purple
     "#7f7f7f": "#000000",  # grey -> black: grey lines vanish on a projector
     "#444444": "#000000",
+    BAND_FILL: "rgba(0, 114, 178, 0.2)",  # the batch band: the presenting blue, faint
 }
 
 # Train page: one colour per model slot (up to three side by side), kept on every chart.

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard import theme
-from dashboard.figures.base import heatmap_data, log_colorbar, pool_time, set_layout
+from dashboard.figures.base import heatmap_data, label_steps, log_colorbar, pool_time, set_layout
 from dashboard.figures.compare import shared_state_range
 from engine import Trace
 
@@ -132,6 +132,7 @@ def animation_figure(sides: list[tuple[str, Trace]], layer: int = 0, direction: 
                 fig.add_trace(hm, row=r, col=c)
             fig.update_yaxes(title_text="unit" if c == 1 else None, row=r, col=c)
         fig.update_xaxes(title_text="step t", row=2, col=c)
+    label_steps(fig, traces[0].step_labels, theme.TIME_AXIS_PX if n == 1 else theme.PAIR_AXIS_PX)
     refs = []
     for r in (1, 2):
         for c in range(1, n + 1):

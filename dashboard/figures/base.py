@@ -21,6 +21,8 @@ theme.NONFINITE_COLOR; every plot with a time axis marks the time cursor t with 
 from __future__ import annotations
 
 import functools
+import html
+import itertools
 import math
 from collections.abc import Callable
 
@@ -192,12 +194,17 @@ def set_layout(fig: go.Figure, title: str, height: int, top: int | None = None) 
     return fig
 
 
-def time_plot(data: list[dict], title: str, height: int, yaxis: dict, cursor: int | None) -> dict:
+def time_plot(data: list[dict], title: str, height: int, yaxis: dict, cursor: int | None,
+              labels: list[str] | None = None) -> dict:
     """A one-plot figure over time as JSON: the data, its title and height, "step t" along x,
-    this y axis and the time cursor's line."""
-    return {"data": data, "layout": {**layout_data(title, height),
-                                     "xaxis": {"title": {"text": "step t"}}, "yaxis": yaxis,
-                                     "shapes": cursor_shapes(cursor)}}
+    this y axis and the time cursor's line; with step labels (a sentence's words) the x axis
+    names the steps by them and every hover says the word (word_ticks, word_hover)."""
+    xaxis = {"title": {"text": "step t"}}
+    if labels is not None:
+        data = [word_hover(tr, labels) for tr in data]
+        xaxis.update(word_ticks(labels))
+    return {"data": data, "layout": {**layout_data(title, height), "xaxis": xaxis,
+                                     "yaxis": yaxis, "shapes": cursor_shapes(cursor)}}
 
 
 def log10_ticks(lo: float, hi: float) -> dict:
@@ -214,6 +221,115 @@ def log10_ticks(lo: float, hi: float) -> dict:
     step = max(1, int(math.ceil((hi - lo) / 8)))
     ticks = list(range(int(math.floor(lo)), int(math.ceil(hi)) + 1, step))
     return dict(tickvals=ticks, ticktext=[f"1e{v}" for v in ticks])
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps named by words (task 'sentence'): thinned tick labels, the word in every hover
+# ---------------------------------------------------------------------------------------------
+
+WORD_HOVER_CELLS = 40_000  # a heatmap names the word on hover with one string per cell: above
+# this many cells (about 0.4 MB of strings) its hover says only t
+
+
+def shown_word(word: str) -> str:
+    """A word as Plotly text: its own characters, never markup (Plotly reads a few HTML tags, and
+    a sentence comes from a link)."""
+    return html.escape(word, quote=False)
+
+
+def label_width(text: str, font_px: float) -> float:
+    """The px a tick label takes on the axis, generously: 0.6 em per character (about the widest
+    lowercase letters of the page's sans-serif font) plus 0.8 em of air to its neighbours."""
+    return (0.6 * len(text) + 0.8) * font_px
+
+
+def thin_ticks(steps, labels, width_px: float, font_px: float) -> list[int]:
+    """Which of these labelled steps (increasing) to label on an axis width_px wide spanning
+    steps[0]..steps[-1], so that no two labels collide: every k-th from the first, k as small as
+    that allows (a regular scale reads best), and the last one (the end of the sentence) in place
+    of the k-th before it where both do not fit. Returns indices into steps."""
+    n = len(steps)
+    if n == 0:
+        return []
+    px = width_px / max(float(steps[-1]) - float(steps[0]) + 1, 1)  # per step: heatmap cells
+    pos = [(float(s) - float(steps[0])) * px for s in steps]
+    half = [label_width(str(w), font_px) / 2 for w in labels]
+
+    def clear(i: int, j: int) -> bool:
+        return abs(pos[j] - pos[i]) >= half[i] + half[j]
+
+    for k in range(1, n + 1):
+        keep = list(range(0, n, k))
+        if not all(clear(i, j) for i, j in itertools.pairwise(keep)):
+            continue
+        if keep[-1] != n - 1:
+            while len(keep) > 1 and not clear(keep[-1], n - 1):
+                keep.pop()
+            if clear(keep[-1], n - 1):
+                keep.append(n - 1)
+        return keep
+    return [0]
+
+
+def word_ticks(labels: list[str], width_px: float = theme.TIME_AXIS_PX,
+               font_px: float = theme.TICK_FONT) -> dict:
+    """x-axis settings naming steps 0..T-1 by their labels, thinned so none collide on a plot
+    width_px wide (thin_ticks)."""
+    keep = thin_ticks(range(len(labels)), labels, width_px, font_px)
+    return dict(tickmode="array", tickvals=keep, ticktext=[shown_word(labels[i]) for i in keep])
+
+
+def rethin_ticks(tickvals, ticktext, width_px: float, font_px: float) -> dict:
+    """word_ticks' labels thinned again for a larger font (presentation mode): the same ends,
+    fewer labels between them."""
+    keep = thin_ticks(tickvals, ticktext, width_px, font_px)
+    return dict(tickvals=[tickvals[i] for i in keep], ticktext=[ticktext[i] for i in keep])
+
+
+def word_hover(tr: dict, labels: list[str]) -> dict:
+    """A trace over time (plain data, x = steps) whose hover also says the word of each step
+    ('t=3 word=does'); returned as a new dict. A heatmap over WORD_HOVER_CELLS cells, or a trace
+    without x, is returned as it is."""
+    if tr.get("x") is None:
+        return tr
+    words = [shown_word(labels[int(t)]) for t in np.asarray(tr["x"]).reshape(-1)]
+    template = tr.get("hovertemplate")
+    if tr.get("type") == "heatmap":
+        rows = np.shape(tr["z"])[0]
+        if rows * len(words) > WORD_HOVER_CELLS or template is None:
+            return tr
+        return {**tr, "customdata": [words] * rows,
+                "hovertemplate": template.replace("t=%{x}", "t=%{x} word=%{customdata}", 1)}
+    if tr.get("customdata") is not None:  # keep what it showed: it becomes customdata[0]
+        old = np.asarray(tr["customdata"], dtype=object).reshape(-1)
+        return {**tr, "customdata": [[c, w] for c, w in zip(old.tolist(), words, strict=True)],
+                "hovertemplate": (template or "").replace("%{customdata", "%{customdata[0]")
+                .replace("t=%{x}", "t=%{x} word=%{customdata[1]}", 1)}
+    if template is None:
+        template = f"t=%{{x}}<br>{tr.get('name', '')}: %{{y:.3g}}<extra></extra>"
+    return {**tr, "customdata": words,
+            "hovertemplate": template.replace("t=%{x}", "t=%{x} word=%{customdata}", 1)}
+
+
+def label_steps(fig: go.Figure, labels: list[str] | None,
+                width_px: float = theme.TIME_AXIS_PX) -> go.Figure:
+    """A figure built with Plotly's objects whose x axes are all time axes, with its steps named
+    by `labels` (every x axis, every hover); nothing for None. Returns fig, changed in place."""
+    if labels is None:
+        return fig
+    fig.update_xaxes(**word_ticks(labels, width_px))
+    for tr in fig.data:
+        spec = tr.to_plotly_json()
+        new = word_hover(spec, labels)
+        if new is not spec:
+            tr.update(customdata=new["customdata"], hovertemplate=new["hovertemplate"])
+    return fig
+
+
+def step_name(trace: Trace, t: int) -> str:
+    """' ("does")': the word of step t, for titles (empty when steps have no names)."""
+    labels = trace.step_labels
+    return f' ("{shown_word(labels[t])}")' if labels is not None and 0 <= t < len(labels) else ""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,19 +18,24 @@ from dashboard import theme
 from dashboard.figures import forward, gradient, readouts
 from dashboard.figures.base import (
     f32,
+    label_steps,
     line_style,
     log10_ticks,
     mark_cursor,
     set_layout,
     symmetric_range,
+    word_ticks,
 )
 from engine import Trace
 
 SIDE_NAMES = ("A", "B")
 
 
-def _titled(fig: go.Figure, side: str) -> go.Figure:
+def _titled(fig: go.Figure, side: str, trace: Trace) -> go.Figure:
+    """A paired plot: its side in the title, and a sentence's words thinned for half the width."""
     fig.update_layout(title_text=f"{side} · {fig.layout.title.text}")
+    if trace.step_labels is not None:
+        fig.update_xaxes(**word_ticks(trace.step_labels, theme.PAIR_AXIS_PX))
     return fig
 
 
@@ -57,20 +62,20 @@ def paired_state_figures(a: Trace, b: Trace, quantity: str, where: dict,
     for side, trace in zip(SIDE_NAMES, (a, b), strict=True):
         fig = forward.state_figure(trace, quantity, cursor=cursor, **where)
         fig.update_traces(zmin=zmin, zmax=zmax, selector=dict(type="heatmap", name=sym))
-        figs.append(_titled(fig, side))
+        figs.append(_titled(fig, side, trace))
     return figs
 
 
 def paired_grad_heatmaps(a: Trace, b: Trace, where: dict, cursor: int | None = None) -> list[go.Figure]:
     """|dL/dh_t| of A and B: gradient.py already draws it on the fixed range theme.LOG10_RANGE."""
-    return [_titled(gradient.grad_heatmap_figure(t, cursor=cursor, **where), side)
+    return [_titled(gradient.grad_heatmap_figure(t, cursor=cursor, **where), side, t)
             for side, t in zip(SIDE_NAMES, (a, b), strict=True)]
 
 
 def paired_gates_figures(a: Trace, b: Trace, where: dict, cursor: int | None = None) -> list[go.Figure]:
     """Gates (or phi'(a_t)) of A and B: every gate is on its fixed range (theme.gate_range), the
     fractions on 0..1, so the pair already shares its scales."""
-    return [_titled(forward.gates_figure(t, cursor=cursor, **where), side)
+    return [_titled(forward.gates_figure(t, cursor=cursor, **where), side, t)
             for side, t in zip(SIDE_NAMES, (a, b), strict=True)]
 
 
@@ -83,7 +88,7 @@ def _finite_y(fig: go.Figure) -> np.ndarray:
 def paired_grad_norm_figures(a: Trace, b: Trace, where: dict,
                              cursor: int | None = None) -> list[go.Figure]:
     """log10 ||dL/dh_t|| of A and B (with their fits, cell paths) on one shared y range."""
-    figs = [_titled(gradient.grad_norm_figure(t, cursor=cursor, **where), side)
+    figs = [_titled(gradient.grad_norm_figure(t, cursor=cursor, **where), side, t)
             for side, t in zip(SIDE_NAMES, (a, b), strict=True)]
     v = np.concatenate([_finite_y(f) for f in figs])
     if v.size:
@@ -118,6 +123,7 @@ def ratio_figure(a: Trace, b: Trace, where: dict, cursor: int | None = None) -> 
     lo, hi = (min(float(finite.min()), 0.0), max(float(finite.max()), 0.0)) if finite.size else (-1, 1)
     fig.update_yaxes(title_text="||dL/dh_t||: B / A (log scale)", **log10_ticks(lo, hi))
     fig.update_xaxes(title_text="step t")
+    label_steps(fig, a.step_labels)
     mark_cursor(fig, cursor)
     return set_layout(fig, "Gradient norm ratio B / A per step (above 1: B keeps more gradient)",
                       theme.LINE_HEIGHT)
@@ -169,12 +175,18 @@ def _half_life(fit: dict) -> str:
     return "grows" if rate > 1 else _num(fit.get("half_life", math.nan))
 
 
+def _half_life_spread(fit: dict) -> str:
+    """'2.8-3.5' (10 % to 90 % of the samples' own half-lives); ∞ where a sample grows."""
+    lo, hi = fit.get("half_life_q10", math.nan), fit.get("half_life_q90", math.nan)
+    return "–" if math.isnan(lo) or math.isnan(hi) else f"{_num(lo)}-{_num(hi)}"
+
+
 def summary_row(trace: Trace, where: dict) -> dict[str, str]:
     """The Compare page's numbers for one side (all as display strings)."""
     c = trace.config
     ld = trace.layer_index(where["layer"], where["direction"])
     sp = trace.spectrum[ld]
-    fit = trace.decay[ld]
+    fit = readouts.shown_fit(trace, where["layer"], where["direction"])
     logn = trace.grad_hidden_log10[ld, :, where["sample"]]
     rel = float(logn[0] - logn[-1]) if np.isfinite(logn[[0, -1]]).all() else math.nan
     what, sat = saturated_fraction(trace, where)
@@ -185,13 +197,16 @@ def summary_row(trace: Trace, where: dict) -> dict[str, str]:
     rate = fit.get("rate", math.nan)
     flags = readouts.flag_lines(trace)
     cell = c.cell if c.cell != "rnn" else f"rnn ({c.activation})"
+    B = fit.get("samples", 1)  # A and B read the same batch, so their rows match
+    median = f" (median of {B} samples)" if B > 1 else ""
     return {
         "cell": cell,
         "spectral radius of W_hh": _num(sp["spectral_radius"]),
         "largest singular value s vs 1/gamma": versus,
-        "fitted decay rate per step": _num(rate),
-        "half-life (steps)": _half_life(fit),
-        "fit r²": _num(fit.get("r2", math.nan)),
+        f"fitted decay rate per step{median}": _num(rate),
+        f"half-life (steps){median}": _half_life(fit),
+        **({"half-life, 10-90 % of the samples": _half_life_spread(fit)} if B > 1 else {}),
+        f"fit r²{median}": _num(fit.get("r2", math.nan)),
         "||dL/dh_0|| / ||dL/dh_T||": _pow10(rel),
         "saturated fraction": f"{sat:.1%} ({what})",
         "loss L": _num(trace.loss),

@@ -13,6 +13,7 @@ from dashboard import theme
 from dashboard.figures.base import (
     f32,
     heatmap_data,
+    label_steps,
     line_style,
     mark_cursor,
     plain_figure,
@@ -57,6 +58,7 @@ def signals_figure(trace: Trace, sample: int = 0, cursor: int | None = None) -> 
                              line=dict(color=theme.LINE_COLORS["neutral"]), showlegend=False),
                   row=3, col=1)
     fig.update_xaxes(title_text="step t", row=3, col=1)
+    label_steps(fig, trace.step_labels)
     mark_cursor(fig, cursor)
     return set_layout(fig, f"What goes in and what comes out{where_note(trace, 0, 0, sample)}", 520)
 
@@ -77,7 +79,7 @@ def state_figure(trace: Trace, quantity: str = "hidden", layer: int = 0, directi
                         colorbar=dict(title=dict(text=sym), thickness=12))
     what = "hidden state h_t" if quantity == "hidden" else "cell state c_t"
     return time_plot(data, f"{what}{where_note(trace, layer, direction, sample)}{reduced_note(k, T)}",
-                     theme.HEATMAP_HEIGHT, {"title": {"text": "unit"}}, cursor)
+                     theme.HEATMAP_HEIGHT, {"title": {"text": "unit"}}, cursor, trace.step_labels)
 
 
 def saturation(values: np.ndarray, gate: str) -> np.ndarray:
@@ -138,6 +140,7 @@ def gates_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int =
                                      line=dict(color=theme.GATE_COLORS[g])), row=rows, col=1)
     fig.update_yaxes(range=[-0.02, 1.02], title_text="fraction", row=rows, col=1)
     fig.update_xaxes(title_text="step t", row=rows, col=1)
+    label_steps(fig, trace.step_labels)
     mark_cursor(fig, cursor)
     title = "Gates" if trace.config.cell != "rnn" else "Activation derivative phi'(a_t)"
     return set_layout(fig, f"{title}{where_note(trace, layer, direction, sample)}{reduced_note(k, T)}",

@@ -15,6 +15,7 @@ from dashboard import theme
 from dashboard.figures.base import (
     f32,
     heatmap_data,
+    label_steps,
     layout_data,
     line_style,
     log10_abs,
@@ -25,12 +26,14 @@ from dashboard.figures.base import (
     pool_time,
     reduced_note,
     set_layout,
+    step_name,
     time_plot,
     weight_name,
     where_note,
 )
-from dashboard.figures.readouts import decay_readout
+from dashboard.figures.readouts import decay_readout, shown_fit
 from engine import Trace
+from engine.gradients import batch_band
 
 MAX_BARS = 500  # bar charts with more steps are max-pooled: thinner bars than pixels help nobody
 
@@ -47,12 +50,14 @@ def grad_heatmap_figure(trace: Trace, layer: int = 0, direction: int = 0, sample
                         name="log10|dL/dh|", hover="%{z:.2f}", colorbar=log_colorbar("|dL/dh_t|"))
     title = (f"|dL/dh_t| per unit, fixed log scale 1e{lo:.0f}..1e{hi:.0f}"
              f"{where_note(trace, layer, direction, sample)}{reduced_note(k, T)}")
-    return time_plot(data, title, theme.HEATMAP_HEIGHT, {"title": {"text": "unit"}}, cursor)
+    return time_plot(data, title, theme.HEATMAP_HEIGHT, {"title": {"text": "unit"}}, cursor,
+                     trace.step_labels)
 
 
 def decay_line(trace: Trace, layer: int = 0, direction: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
-    """(t, fitted log10 |dL/dh_t|) of trace.decay (sample 0), or None when there is no fit."""
-    fit = trace.decay[trace.layer_index(layer, direction)]
+    """(t, fitted log10 |dL/dh_t|) of the fit the pages describe (readouts.shown_fit: sample 0,
+    or the batch's median), or None when there is no fit."""
+    fit = shown_fit(trace, layer, direction)
     slope, icpt = fit.get("slope_log10", math.nan), fit.get("intercept_log10", math.nan)
     if not (math.isfinite(slope) and math.isfinite(icpt)):
         return None
@@ -67,17 +72,35 @@ def _line(x, v, name: str, style: str, **kw) -> dict:
     return dict(type="scatter", x=x, y=f32(v), mode="lines", name=name, line=line_style(style, **kw))
 
 
+def batch_lines(trace: Trace, ld: int, t: np.ndarray) -> list[dict]:
+    """With a batch: the 10-90 % band of log10 ||dL/dh_t|| over its samples (two lines, the area
+    between them filled) and its median, drawn behind the selected sample; [] for one sample."""
+    B = trace.grad_hidden_log10.shape[2]
+    if B == 1:
+        return []
+    q = batch_band(trace.grad_hidden_log10[ld])  # (T, 3): 10 %, median, 90 %
+    # the band as one closed outline: along the 90 % line, back along the 10 % line
+    band = dict(type="scatter", x=np.concatenate([t, t[::-1]]), y=f32(np.concatenate(
+                [q[:, 2], q[::-1, 0]])), mode="lines", fill="toself", fillcolor=theme.BAND_FILL,
+                line=dict(width=0, color=theme.BAND_FILL), name=f"10-90 % of {B} samples",
+                hoverinfo="skip")
+    return [band, _line(t, q[:, 1], f"median of {B} samples", "median", width=1.5)]
+
+
 @plain_figure
 def grad_norm_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int = 0,
                      cursor: int | None = None) -> dict:
     """log10 ||dL/dh_t|| vs t (exact, from trace.grad_hidden_log10) with the fitted decay line,
-    the LSTM cell path ||dL/dc_t|| and, when computed, the Jacobian norm ||dh_T/dh_t||."""
+    the LSTM cell path ||dL/dc_t|| and, when computed, the Jacobian norm ||dh_T/dh_t||. With a
+    batch, the samples' median and 10-90 % band behind the selected one (batch_lines), and the
+    fit is the median's."""
     ld = trace.layer_index(layer, direction)
     T = trace.inputs.shape[0]
     t = np.arange(T, dtype=np.int32)
     y = trace.grad_hidden_log10[ld, :, sample]
-    data = [_line(t, y, "hidden path ||dL/dh_t||", "hidden_path", width=2)]
-    ys = [y]
+    data = batch_lines(trace, ld, t)
+    ys = [y, *(d["y"] for d in data)]
+    data.append(_line(t, y, "hidden path ||dL/dh_t||", "hidden_path", width=2))
     if trace.grad_cell is not None:
         c = log10_abs(np.linalg.norm(trace.grad_cell[ld, :, sample], axis=-1))
         ys.append(c)
@@ -87,14 +110,15 @@ def grad_norm_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: i
         ys.append(j)
         data.append(_line(t, j, "||dh_T/dh_t|| (Jacobian)", "jacobian"))
     fit = decay_line(trace, layer, direction)
-    if fit is not None and sample == 0:
-        data.append(_line(fit[0], fit[1], "fitted decay", "fit"))
+    batch = trace.grad_hidden_log10.shape[2] > 1
+    if fit is not None and (sample == 0 or batch):  # one sample: it is sample 0's fit
+        data.append(_line(fit[0], fit[1], "fitted decay (median)" if batch else "fitted decay", "fit"))
     finite = np.concatenate([v[np.isfinite(v)] for v in ys]) if ys else np.array([])
     ticks = log10_ticks(float(finite.min()), float(finite.max())) if finite.size else {}
     title = (f"Gradient norm through time{where_note(trace, layer, direction, sample)}: "
              f"{decay_readout(trace, layer, direction)}")
     return time_plot(data, title, theme.LINE_HEIGHT + 40,
-                     {"title": {"text": "norm (log scale)"}, **ticks}, cursor)
+                     {"title": {"text": "norm (log scale)"}, **ticks}, cursor, trace.step_labels)
 
 
 @plain_figure
@@ -128,7 +152,37 @@ def weight_terms_figure(trace: Trace, layer: int = 0, direction: int = 0,
         ticks = log10_ticks(math.log10(finite.min()), math.log10(finite.max()))
         axis.update(tickvals=[10.0**v for v in ticks["tickvals"]], ticktext=ticks["ticktext"])
     title = f"Per-step terms of dL/d{name} (they add up to the gradient){reduced_note(k, T)}"
-    return time_plot(data, title, theme.LINE_HEIGHT, axis, cursor)
+    return time_plot(data, title, theme.LINE_HEIGHT, axis, cursor, trace.step_labels)
+
+
+MAX_MARKERS = 200  # the reach plot marks every step with a dot up to this many steps
+
+
+@plain_figure
+def word_reach_figure(trace: Trace, sample: int = 0, cursor: int | None = None) -> dict:
+    """How much each input reaches the loss: ||dL/dx_t|| per step on a log axis (log10 values
+    labelled as powers of ten), one dot per step. A sentence's steps are its words: the axis
+    names them and the title gives the first and the last word's value."""
+    g = np.linalg.norm(trace.grad_input[:, sample].astype(np.float64), axis=-1)  # (T,)
+    y = log10_abs(g)
+    T = y.shape[0]
+    t = np.arange(T, dtype=np.int32)
+    data = [dict(type="scatter", x=t, y=f32(y), mode="lines+markers" if T <= MAX_MARKERS else "lines",
+                 name="||dL/dx_t||", line=line_style("reach", width=1.5),
+                 marker=dict(size=6, color=theme.LINE_COLORS["reach"]),
+                 customdata=[f"{v:.3g}" for v in g],
+                 hovertemplate="t=%{x}<br>||dL/dx_t|| = %{customdata}<extra></extra>")]
+    finite = y[np.isfinite(y)]
+    ticks = log10_ticks(float(finite.min()), float(finite.max())) if finite.size else {}
+    labels = trace.step_labels
+    where = where_note(trace, 0, 0, sample) if trace.config.batch_size > 1 else ""
+    if labels is not None:
+        title = (f"How much each word reaches the loss: ||dL/dx_t||{where} · first word"
+                 f"{step_name(trace, 0)} {g[0]:.2g} · last{step_name(trace, T - 1)} {g[-1]:.2g}")
+    else:
+        title = f"How much each input x_t reaches the loss: ||dL/dx_t||{where}"
+    return time_plot(data, title, theme.LINE_HEIGHT,
+                     {"title": {"text": "||dL/dx_t|| (log)"}, **ticks}, cursor, labels)
 
 
 def influence_figure(trace: Trace, cursor: int | None = None) -> go.Figure:
@@ -147,6 +201,7 @@ def influence_figure(trace: Trace, cursor: int | None = None) -> go.Figure:
                                  colorbar=log_colorbar("|dL_s/dh_k|")))
     fig.update_xaxes(title_text="state h_k at step k")
     fig.update_yaxes(title_text="loss L_s at step s", autorange="reversed")
+    label_steps(fig, trace.step_labels)
     mark_cursor(fig, cursor)
     sub = (f" · subsampled: {len(steps)} of {T} loss steps (evenly spaced)"
            if trace.influence_subsampled else "")
@@ -174,7 +229,8 @@ def vectors_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int
     data.append(dict(type="scatter", x=u, y=f32(trace.grad_hidden[ld, t, sample]), mode="lines",
                      name="dL/dh_t (right axis)", yaxis="y2",
                      line=dict(color=theme.LINE_COLORS["output"], width=1.5, shape="hvh")))
-    layout = layout_data(f"Values at step t = {t}{where_note(trace, layer, direction, sample)}", 360)
+    layout = layout_data(f"Values at step t = {t}{step_name(trace, t)}"
+                         f"{where_note(trace, layer, direction, sample)}", 360)
     layout.update(yaxis=dict(title=dict(text="value")),
                   yaxis2=dict(title=dict(text="dL/dh_t"), overlaying="y", side="right",
                               showgrid=False, exponentformat="e"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from dashboard import theme
+from dashboard.figures.base import rethin_ticks
 
 
 def _norm_color(c) -> str:
@@ -69,6 +70,15 @@ def _style_trace(tr) -> None:
             tr.marker.size = tr.marker.size * 1.5
 
 
+def _rethin_words(ax) -> None:
+    """A time axis named by words (base.word_ticks: the only x axes with tick labels of their
+    own) keeps fewer of them at the larger font, so they still never collide; presenting, plots
+    are at least as wide as base.word_ticks assumed (theme.TIME_AXIS_PX)."""
+    if ax.tickmode == "array" and ax.tickvals is not None and ax.ticktext is not None:
+        ax.update(**rethin_ticks(list(ax.tickvals), list(ax.ticktext), theme.TIME_AXIS_PX,
+                                 theme.PRESENT_FONT))
+
+
 def style_for_presentation(fig: go.Figure) -> go.Figure:
     """Restyle fig for a projector and return it: fonts PRESENT_FONT / PRESENT_TITLE_FONT, lines
     at least PRESENT_MIN_LINE px, Cividis / purple-orange / Okabe-Ito colours in place of the
@@ -86,6 +96,7 @@ def style_for_presentation(fig: go.Figure) -> go.Figure:
         ann.font = _font(theme.PRESENT_FONT)
     fig.for_each_xaxis(lambda ax: ax.update(tickfont=_font(theme.PRESENT_FONT),
                                             title_font=_font(theme.PRESENT_FONT)))
+    fig.for_each_xaxis(_rethin_words)
     fig.for_each_yaxis(lambda ax: ax.update(tickfont=_font(theme.PRESENT_FONT),
                                             title_font=_font(theme.PRESENT_FONT)))
     for shape in lay.shapes:  # the time cursor and reference lines

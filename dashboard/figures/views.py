@@ -13,6 +13,7 @@ from dashboard.figures.base import where_note
 from engine import Trace
 
 GRADIENT_HEIGHTS = (250, 190, 150)  # px: |dL/dh_t| heatmap, its norm, the BPTT terms
+REACH_HEIGHT = 170  # px: ||dL/dx_t|| per word, in the gradient view of a sentence
 VALUES_HEIGHT = 200  # px: the values over units at step t, under a view's time plots
 STATE_HEIGHT = 230  # px per stacked state heatmap (h_t, c_t)
 VALUES = "vectors_figure"  # the values-at-t plot: the one row of a view that a cursor move redraws
@@ -29,6 +30,9 @@ def _parts(name: str, trace: Trace, layer: int, direction: int, sample: int) -> 
         return [("grad_heatmap_figure",
                  lambda: gradient.grad_heatmap_figure.json(trace, **where), h),
                 ("grad_norm_figure", lambda: gradient.grad_norm_figure.json(trace, **where), n),
+                *([("word_reach_figure", lambda: gradient.word_reach_figure.json(
+                    trace, sample=sample, cursor=0), REACH_HEIGHT)]
+                  if trace.step_labels is not None else []),
                 ("weight_terms_figure",
                  lambda: gradient.weight_terms_figure.json(trace, layer, direction, cursor=0), b),
                 (VALUES,
