@@ -57,7 +57,11 @@ def read_model(data: bytes, name: str) -> OwnModel:
         raise ValueError(f"{name}: {len(data) / 1e6:.1f} MB is too big (at most {MAX_MB} MB)")
     if not name.lower().endswith(tuple("." + s for s in SUFFIXES)):
         raise ValueError(f"{name}: not a weights file (.safetensors, .pt or .pth)")
-    config, w = config_from_weights(read_weights(data))
+    try:
+        config, w = config_from_weights(read_weights(data))
+    except ValueError as e:  # the engine's message, about this file by its name
+        raise ValueError(str(e).replace("read_weights: the file", name, 1)
+                         .replace("config_from_weights:", f"{name}:", 1)) from None
     arch = {k: getattr(config, k) for k in ARCHITECTURE}
     for k in ("input_size", "hidden_size", "num_layers"):
         p = S.PARAM[k]
