@@ -101,7 +101,8 @@ def test_an_uploaded_csv_drives_the_page_and_leaves_the_link():
     assert at.session_state["cfg_series"] == "upload:Close", "a new file reads its last column"
     assert at.query_params["series"] == "upload:Close"
     caption = plain(at.caption)
-    assert "column 'Close' of your file (79 values)" in caption and "1 dropped" in caption
+    assert "Series from your file 'prices.csv'" in caption
+    assert "79 values from column 'Close'" in caption and "1 dropped" in caption
     assert "left out: Date, Note" in caption
     close = np.array([101 + d + (d % 5) ** 2 for d in range(80) if d != 7], dtype=float)
     config = Config(task="series", series="upload:Close", seq_len=50)
@@ -142,6 +143,6 @@ def test_compare_reads_one_series_for_a_and_b():
     assert "NFLX · Netflix: weekly closing price" in plain(at.caption)
     at.file_uploader(key="cmp_series_upload").set_value(("prices.csv", PRICES.encode(), "text/csv"))
     ok(at.run())
-    assert at.query_params["a.series"] == "upload:Close" and "of your file" in plain(at.caption)
+    assert at.query_params["a.series"] == "upload:Close" and "from your file" in plain(at.caption)
     at = compare({"a.task": "series", "a.seq_len": "120"})
     assert not at.exception and "has 105 values" in plain(at.error) and not charts_by_key(at)

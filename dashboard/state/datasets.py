@@ -84,14 +84,14 @@ def title(name: str) -> str:
     return str(name)
 
 
-def describe(name: str, n: int) -> str:
+def describe(name: str, n: int, file: str | None = None) -> str:
     """One line for the page: what the series is and how the task reads it."""
     if is_builtin(name):
         dates = stock_dates()
         what = (f"{title(name).split(' (')[0]}: weekly closing price {dates[0]} to {dates[-1]} "
                 f"({n} weeks, divided by the first week; plotly.data.stocks)")
     else:
-        what = f"column '{name[len(UPLOAD):]}' of your file ({n:,} values)"
+        what = f"from your file {file!r}" if file else f"column '{name[len(UPLOAD):]}' ({n:,} values)"
     return (f"Series {what}. The task z-scores it and reads x_t = s_t with target s_(t+1); "
             "sample b starts b steps later.")
 

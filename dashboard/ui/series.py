@@ -166,14 +166,15 @@ def series_data(config: Config, keys: Keys) -> SeriesData:
             s = U.column_series(upload.table, column, fill=fill)
         except U.UploadError as e:
             return SeriesData(problem=str(e), warning=warning)
-        values = s.values
+        values, file = s.values, upload.name
         note = " " + column_note(s, upload.table)
         source = {"series": name, "file": upload.name, "sha256": upload.sha256,
                   "values": int(values.size), "missing": fill, "dropped": s.dropped,
                   "filled": s.filled}
     else:
-        values, note, source = datasets.builtin_values(name), "", None  # Config.series says it all
+        values, note, file = datasets.builtin_values(name), "", None
+        source = None  # Config.series says it all
     problem = datasets.length_problem(name, values.size, config)
     return SeriesData(values=None if problem else values, problem=problem,
-                      caption=datasets.describe(name, values.size) + note, source=source,
+                      caption=datasets.describe(name, values.size, file) + note, source=source,
                       warning=warning)
