@@ -67,6 +67,7 @@ LINE_COLORS = {
     "cell_path": "#2ca02c",
     "fit": "#ff7f0e",
     "jacobian": "#9467bd",
+    "direct": "#d62728",  # attention: the direct part ||dL/do_t|| the loss puts into o_t
     "terms": "#1f77b4",
     "eigen": "#1f77b4",
     "unit_circle": "#7f7f7f",
@@ -103,6 +104,13 @@ BAND_FILL = "rgba(31, 119, 180, 0.18)"  # hidden_path's blue, faint
 
 HEATMAP_HEIGHT = 320  # px: enough rows for H = 256 to stay readable
 LINE_HEIGHT = 280
+# The attention map alpha_tk (query step t x key step k): weights on the FIXED range 0..1, dark =
+# ignored, bright = read (Viridis, as phi'; Cividis when presenting). Above MAX_SIDE steps it is
+# max-pooled on the server to at most that many rows and columns: about a pixel each.
+ATTENTION_RANGE = (0.0, 1.0)
+ATTENTION_SCALE = DERIV_SCALE
+ATTENTION_HEIGHT = 460  # px: a near-square map beside a 740 px wide time axis
+ATTENTION_MAX_SIDE = 400
 MARGIN = dict(l=60, r=20, t=50, b=40)
 
 # ---- presentation mode (projectors): see dashboard/figures/present.py ----------------------

@@ -61,7 +61,7 @@ def backward(o: np.ndarray, w_a: np.ndarray, v: np.ndarray, alpha: np.ndarray,
     g = dyb @ vt[:, N:]  # (B, T, N)  dL/da_t = dL/dy_hat_t V_a
     d_alpha = g @ ob.transpose(1, 2)  # (B, T, T)  dL/dalpha_tk = dL/da_t . o_k
     # dL/de_tk = alpha_tk (dL/dalpha_tk - sum_j alpha_tj dL/dalpha_tj); sum_j alpha_tj o_j = a_t
-    de = ab * (d_alpha - (g * ctx).sum(dim=-1, keepdim=True))  # (B, T, T), 0 above the diagonal
+    de = d_alpha.sub_((g * ctx).sum(dim=-1, keepdim=True)).mul_(ab)  # (B, T, T), in place (T^2)
     d_o = (dyb @ vt[:, :N]  # through y_hat_t itself: dL/dy_hat_t V_o
            + ab.transpose(1, 2) @ g  # as a value: sum_t alpha_tk dL/da_t
            + scale * de @ (ob @ wa.T)  # as the query of step t: sum_k dL/de_tk W_a o_k / sqrt(N)

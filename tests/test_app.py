@@ -66,7 +66,7 @@ NEW = {"cell": "gru", "activation": "relu", "hidden_size": 7, "num_layers": 2,
        "init_ih": "xavier", "sigma": 2.0, "spectral_radius": 1.3, "gain": 0.5,
        "forget_bias": 2.0, "seed": 3, "task": "adding", "seq_len": 31, "input_size": 3,
        "batch_size": 2, "sine_period": 7.0, "delay": 5, "text": "to be or not to be", "loss": "last",
-       "series": "stocks:MSFT"}
+       "series": "stocks:MSFT", "readout": "attention"}
 
 
 def test_every_knob_is_covered():

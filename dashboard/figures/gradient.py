@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard import theme
+from dashboard.figures.attention import direct_line
 from dashboard.figures.base import (
     f32,
     heatmap_data,
@@ -101,6 +102,10 @@ def grad_norm_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: i
     data = batch_lines(trace, ld, t)
     ys = [y, *(d["y"] for d in data)]
     data.append(_line(t, y, "hidden path ||dL/dh_t||", "hidden_path", width=2))
+    direct = direct_line(trace, layer, direction, sample, t)  # attention: the readout's own share
+    if direct is not None:
+        ys.append(direct["y"])
+        data.append(direct)
     if trace.grad_cell is not None:
         c = log10_abs(np.linalg.norm(trace.grad_cell[ld, :, sample], axis=-1))
         ys.append(c)

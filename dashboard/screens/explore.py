@@ -6,7 +6,7 @@ from functools import partial
 
 import streamlit as st
 
-from dashboard.figures import equations, gradient, readouts, spectrum
+from dashboard.figures import attention, equations, gradient, readouts, spectrum
 from dashboard.figures.animation import DEFAULT_SPEED, SPEEDS, animation_figure
 from dashboard.safe import md
 from dashboard.state import explore as S
@@ -218,6 +218,9 @@ def _draw(name: str, trace: Trace, where: dict, t: int, view: View) -> None:
         draw(view_figure, name, trace, where, t, view, key=f"fig_{name}")
     elif name == "gradient":  # heatmap, norm and BPTT terms on one time axis
         draw(view_figure, name, trace, where, t, view, key="fig_grad")
+        if trace.attention is not None:  # the attention readout: what each step's output reads
+            draw(attention.attention_figure, trace, sample=where["sample"], cursor=t,
+                 key="fig_attention")
         c1, c2 = st.columns(2)
         c1.toggle("Influence matrix", key=view_key("influence"),
                   help=S.VIEW_PARAM["influence"].help)

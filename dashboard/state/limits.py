@@ -12,6 +12,10 @@ MAX_SEQ_LEN = 5000
 MAX_HIDDEN = 512
 MAX_BATCH = 64
 MAX_VALUES = 6_000_000
+# The attention readout weighs every pair of steps: T x T x batch weights alpha_tk, kept in the
+# trace (8 bytes each in float64) and 25-36 bytes each at the peak of its backward (measured at
+# T = 2000-5000). Capped on its own: about T = 2000 for one sequence.
+MAX_ATTENTION_VALUES = 4_000_000
 
 # Memory budget (README "Limits"): one run's peak working set stays under RUN_BUDGET, so a few
 # sessions at once fit a small server. Per value of T*B*H*layers*directions, in float64 (float32
@@ -42,6 +46,12 @@ def size_problem(config: Config) -> str | None:
         return (f"This run would hold T x batch x H x layers x directions = {n:,} values per "
                 f"quantity; the dashboard stops at {MAX_VALUES:,} so the page stays responsive. "
                 "Lower the batch, the layers, H or T (the Python API has no such cap).")
+    pairs = config.seq_len**2 * config.batch_size
+    if config.readout == "attention" and pairs > MAX_ATTENTION_VALUES:
+        return (f"The attention readout weighs every pair of steps: T x T x batch = {pairs:,} "
+                f"weights; the dashboard stops at {MAX_ATTENTION_VALUES:,} (about T = 2,000 for "
+                "one sequence) so the page stays responsive. Lower T or the batch, or use the "
+                "linear readout (the Python API has no such cap).")
     need = peak_bytes(config)
     if need > RUN_BUDGET:
         fits = int(RUN_BUDGET / need * config.seq_len)
