@@ -124,3 +124,43 @@ def test_config_export_records_the_file_and_reading_it_back_says_so():
     assert loaded == config
     assert any("your model 'model.safetensors' (SHA-256 abababababab…)" in w for w in warnings)
     assert not load_config_json(config_json(config))[2]
+
+
+def _train_then_explore():
+    import streamlit as st
+
+    from dashboard.screens import explore, train
+
+    st.navigation([st.Page(train.page, title="Train", url_path="train", default=True),
+                   st.Page(explore.page, title="Explore", url_path="explore")]).run()
+
+
+def test_train_download_and_open_in_explore():
+    """Train -> download -> Explore: each trained model's .safetensors holds its weights, and one
+    click shows it on Explore as "your model", on its task's data."""
+    query = {"train_task": "recall", "delay": "5", "hidden_size": "4", "batch": "4", "steps": "6",
+             "snapshot_every": "0", "models": "rnn_tanh,lstm"}
+    at = ok(run_page(AppTest.from_function(_train_then_explore, default_timeout=TIMEOUT), query))
+    at.button(key="tr_run").click()
+    ok(at.run())
+    data = at.get("download_button")
+    assert [d.proto.label for d in data if "safetensors" in d.proto.label] == ["Weights (.safetensors)"] * 2
+    from dashboard.screens.train import RESULT
+
+    lstm = at.session_state[RESULT]["results"][1]
+    at.button(key="tr_weights_open_1").click()
+    ok(at.run())
+    assert ("nn.LSTM(input_size=1, hidden_size=4, num_layers=1) at '', head 'readout' (1 outputs)"
+            in " ".join(m.value for m in at.markdown))
+    assert at.selectbox(key="cfg_task").value == "recall" and at.number_input(key="cfg_seq_len").value == 6
+    config, w = config_from_weights(lstm.weights, task="recall", delay=5, seq_len=6, loss="last",
+                                    batch_size=4, seed=lstm.config.seed)
+    x, y = make_task(config)
+    np.testing.assert_allclose(h_row(at), unroll(config, inputs=x, targets=y, weights=w).hidden[0, -1, 0],
+                               rtol=1e-6, atol=1e-8)
+    from dashboard.ui.weights import safetensors_bytes
+
+    saved = read_weights(safetensors_bytes(lstm.weights))  # what the download button holds
+    assert set(saved) == set(lstm.weights)
+    for k, v in lstm.weights.items():
+        np.testing.assert_array_equal(saved[k], v)

@@ -21,6 +21,7 @@ from dashboard.safe import md
 from dashboard.state import train as TS
 from dashboard.ui import present as present_ui
 from dashboard.ui import series as series_pieces
+from dashboard.ui import weights as weights_ui
 from dashboard.ui.charts import draw, guarded
 from dashboard.ui.widgets import applies, param_widget
 from engine.train import Progress, TrainResult, train_many
@@ -267,6 +268,7 @@ def _show(run: dict, progress, slots) -> None:
         with c2:
             draw(train_figs.hidden_figure, results, index, key="tr_fig_hidden")
     st.dataframe(summary(results), hide_index=True, key="tr_summary")
+    weights_ui.trained_models_ui(results)  # download as .safetensors, open in Explore
 
 
 def summary(results: list[TrainResult]) -> pd.DataFrame:

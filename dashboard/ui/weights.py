@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+import numpy as np
 import streamlit as st
 
 from dashboard.safe import md
@@ -124,3 +125,47 @@ def export_source(source: dict | None) -> dict | None:
     if model is None:
         return source
     return {**(source or {}), "weights_file": model.name, "weights_sha256": model.sha256}
+
+
+def trained_models_ui(results: list) -> None:
+    """The Train page's trained models: each downloads as .safetensors (torch.nn names plus the
+    head, 'readout.weight' / 'readout.bias') and opens in Explore as "your model" with one click,
+    on its task's data, so a model trained here can be dissected."""
+    st.markdown("**Trained models**: download the weights, or look inside one on Explore.")
+    for i, r in enumerate(results):
+        if not r.weights:
+            continue
+        data = safetensors_bytes(r.weights)
+        name = f"unrolled_trained_{r.config.cell}_{i}_step{r.steps_done}.safetensors"
+        c1, c2, c3 = st.columns([3, 2, 2])
+        c1.markdown(f"{md(r.label)}: {r.steps_done} steps, final loss {r.final_loss:.4g}")
+        c2.download_button("Weights (.safetensors)", data, name, "application/octet-stream",
+                           key=f"tr_weights_dl_{i}", icon=":material/download:", width="stretch")
+        linear = getattr(r, "readout", "linear") == "linear"
+        if c3.button("Open in Explore", key=f"tr_weights_open_{i}", icon=":material/search:",
+                     width="stretch", disabled=not linear,
+                     help="Explore's 'your model' with these weights, on the task's data."
+                     if linear else "Explore reads a linear head; this model has the attention "
+                     "readout (its download holds it under attention.* and readout.*)."):
+            open_in_explore(data, name, r.config)
+
+
+def safetensors_bytes(weights: dict) -> bytes:
+    """Weights (name -> array) as a .safetensors file's bytes."""
+    from safetensors.numpy import save
+
+    return save({k: np.ascontiguousarray(v) for k, v in weights.items()})
+
+
+def open_in_explore(data: bytes, name: str, config) -> None:
+    """Hold a trained model as Explore's "your model", with its config's task, and go there."""
+    from dashboard.screens import explore
+    from dashboard.state.schema import View
+
+    model = read_model(data, name)
+    ss = st.session_state
+    ss[HELD], ss[PROBLEM], ss[MODE_KEY] = model, None, "your model"
+    ss.pop(SEEN, None)
+    ss["_explore_last"] = (config.replace(dtype="float64", readout="linear"), View(view="gradient"))
+    st.switch_page(st.Page(explore.page, title="Explore", icon="🔎", url_path="explore",
+                           default=True))
