@@ -164,3 +164,33 @@ def test_train_download_and_open_in_explore():
     assert set(saved) == set(lstm.weights)
     for k, v in lstm.weights.items():
         np.testing.assert_array_equal(saved[k], v)
+
+
+def _compare_script():
+    import streamlit as st
+
+    from dashboard.screens import compare
+
+    st.set_page_config(layout="wide")
+    compare.page()
+
+
+def test_compare_trained_vs_initial():
+    """Compare: A = the held model, B = the same architecture initialised; same inputs."""
+    from dashboard.figures.compare import summary_row
+    from dashboard.ui.weights import HELD, read_model
+
+    at = AppTest.from_function(_compare_script, default_timeout=TIMEOUT)
+    at.session_state[HELD] = read_model(model_bytes(), "model.safetensors")
+    ok(run_page(at, {"a.seq_len": "20"}))
+    assert at.number_input(key="cmp_b_hidden_size").value != 6  # not pinned until asked
+    at.toggle(key="cmp_weights_own").set_value(True).run()
+    ok(at)
+    assert "A = model.safetensors" in plain(at.markdown)
+    table = at.dataframe[0].value
+    config, w = config_from_weights(read_weights(model_bytes()), seq_len=20)
+    x, _ = make_task(config)
+    mine = summary_row(unroll(config, inputs=x, weights=w), dict(layer=0, direction=0, sample=0))
+    key = "spectral radius of W_hh"
+    assert table.loc[key, "A"] == mine[key] and table.loc[key, "B"] != mine[key]
+    assert table.loc["cell", "A"] == table.loc["cell", "B"] == "lstm"  # B: the same architecture

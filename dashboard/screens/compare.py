@@ -23,6 +23,7 @@ from dashboard.state.schema import DIRECTIONS, View, format_value
 from dashboard.ui import compute
 from dashboard.ui import present as present_ui
 from dashboard.ui import series as series_ui
+from dashboard.ui import weights as weights_ui
 from dashboard.ui.charts import draw, guarded
 from dashboard.ui.widgets import (
     GROUP_TITLES,
@@ -178,6 +179,7 @@ def page() -> None:
 def _page() -> None:
     init_state()
     presets_ui()
+    weights_ui.compare_sidebar(a_key, b_key, CS.OWN)  # trained vs initial: pins A's, B's architecture
     va, vb = current_values()
     shared_ui(va)
     va, vb = current_values()  # the series selector moves to a newly uploaded file's column
@@ -240,7 +242,9 @@ def _main_view(a: Config, b: Config, series: series_ui.SeriesData) -> None:
     ss = st.session_state
     data = CS.data_config(a)
     try:
-        ta = compute.side_trace(a, data, series.values)
+        model = weights_ui.compare_model()  # trained vs initial: A is an uploaded model
+        ta = (compute.side_trace(a, data, series.values) if model is None else
+              compute.own_trace(a, model.sha256, model.weights, False, False, series.values))
         tb = compute.side_trace(b, data, series.values)
     except Exception as e:  # noqa: BLE001 - the page never shows a traceback
         st.error(f"The engine could not run this pair: {type(e).__name__}: {md(str(e))}")
@@ -260,7 +264,9 @@ def _main_view(a: Config, b: Config, series: series_ui.SeriesData) -> None:
                  sample=view.sample)
     t = view.cursor(T)
     try:
-        ta.spectrum, tb.spectrum = compute.spectra(a, ta), compute.spectra(b, tb)
+        if model is None:  # an uploaded model's W_hh is not its config's: its own spectrum
+            ta.spectrum = compute.spectra(a, ta)
+        tb.spectrum = compute.spectra(b, tb)
         st.dataframe(compare_figs.summary_table(ta, tb, where), key="cmp_summary", width="stretch")
     except Exception as e:  # noqa: BLE001
         st.error(f"Could not build the summary table: {type(e).__name__}: {md(str(e))}")

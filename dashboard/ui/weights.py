@@ -169,3 +169,35 @@ def open_in_explore(data: bytes, name: str, config) -> None:
     ss["_explore_last"] = (config.replace(dtype="float64", readout="linear"), View(view="gradient"))
     st.switch_page(st.Page(explore.page, title="Explore", icon="🔎", url_path="explore",
                            default=True))
+
+
+COMPARE_KEY = "cmp_weights_own"  # Compare's toggle: A = your model, B = it initialised
+
+
+def compare_sidebar(a_key, b_key, own: tuple) -> None:
+    """Compare's "trained vs initial": with a model held (uploaded on Explore, or opened from
+    Train), a toggle makes A that model and B the same architecture initialised by B's knobs,
+    on the same inputs. Pins both sides' architecture knobs; call before they are drawn."""
+    ss = st.session_state
+    model = ss.get(HELD)
+    if model is None:
+        return
+    box = st.sidebar.container(border=True)
+    box.toggle("Trained vs initial: A = your model", key=COMPARE_KEY,
+               help="A: the weights of your file (Explore's 'your model'). B: the same "
+                    "architecture at its initialization (B's knobs: any scheme), on the same "
+                    "inputs: how training changed the gradient's reach.")
+    if not ss.get(COMPARE_KEY):
+        return
+    box.markdown(f"**A = {md(model.name)}**: `{model.found}`")
+    box.caption("B = the same architecture, initialised by B's knobs. " + NOT_IN_LINK)
+    for name, value in {**model.architecture, "readout": "linear"}.items():
+        ss[a_key(name)] = value
+        if name in own:
+            ss[b_key(name)] = value
+
+
+def compare_model() -> OwnModel | None:
+    """Compare's A model when "trained vs initial" is on, else None."""
+    ss = st.session_state
+    return ss.get(HELD) if ss.get(COMPARE_KEY) else None
