@@ -45,12 +45,14 @@ def main() -> None:
     ap.add_argument("--delay", type=int, default=30)
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--cell", default="lstm")
+    ap.add_argument("--out", default=None, help="folder for before/after.safetensors (default: a temporary one)")
     ap.add_argument("--forget-bias", default=4.0,  # "none": torch's default init
                     type=lambda v: None if v == "none" else float(v))
     args = ap.parse_args()
     config = train_config("recall", delay=args.delay, cell=args.cell, hidden_size=32,
                           batch_size=32, seed=0, forget_bias=args.forget_bias)
-    out = Path(tempfile.mkdtemp())
+    out = Path(args.out or tempfile.mkdtemp())
+    out.mkdir(parents=True, exist_ok=True)
     save(init_weights(config, 1, 1), out / "before.safetensors")
     t0 = time.perf_counter()
     result = train(config, args.steps, optimizer="adam", lr=0.01, clip=1.0)
