@@ -187,6 +187,7 @@ def test_compare_trained_vs_initial():
     at.toggle(key="cmp_weights_own").set_value(True).run()
     ok(at)
     assert "A = model.safetensors" in plain(at.markdown)
+    assert "Trained vs initial" in plain(at.info) and "B is a copy of A" not in plain(at.info)
     table = at.dataframe[0].value
     config, w = config_from_weights(read_weights(model_bytes()), seq_len=20)
     x, _ = make_task(config)

@@ -198,8 +198,12 @@ def _page() -> None:
         st.markdown("**B differs from A in:** " + " · ".join(
             f"{S.PARAM[n].label} ({format_value(S.PARAM[n], getattr(a, n))} → "
             f"{format_value(S.PARAM[n], getattr(b, n))})" for n in diff))
-    else:
+    elif weights_ui.compare_model() is None:
         st.info("B is a copy of A: change one of B's knobs (or pick a classic pair).",
+                icon=":material/info:")
+    if weights_ui.compare_model() is not None:
+        st.info("Trained vs initial: A is your model's weights; B is the same architecture "
+                "initialised by B's knobs (A's initialization knobs do not apply).",
                 icon=":material/info:")
     for side, config in (("A", a), ("B", b)):
         problem = size_problem(config)
