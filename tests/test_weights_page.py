@@ -195,3 +195,29 @@ def test_compare_trained_vs_initial():
     key = "spectral radius of W_hh"
     assert table.loc[key, "A"] == mine[key] and table.loc[key, "B"] != mine[key]
     assert table.loc["cell", "A"] == table.loc["cell", "B"] == "lstm"  # B: the same architecture
+
+
+def test_your_csv_as_inputs_and_targets():
+    """A CSV with one column per input (then the targets) replaces the task's data; a CSV with
+    the wrong number of columns is a message and the previous data stays."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(25, 5)).round(6)
+    rows = ["x1,x2,x3,y1,y2"] + [",".join(map(str, r)) for r in a]
+    at = your_model_page()
+    ok(upload(at, "model.safetensors", model_bytes()))
+    config, w = config_from_weights(read_weights(model_bytes()), seq_len=25, batch_size=1)
+    csv = "\n".join(rows).encode()
+    at.file_uploader(key="weights_data_upload").set_value(("mine.csv", csv, "text/csv"))
+    ok(at.run())
+    tr = unroll(config, inputs=a[:, None, :3], targets=a[:, None, 3:], weights=w)
+    np.testing.assert_allclose(h_row(at), tr.hidden[0, -1, 0], rtol=1e-6, atol=1e-8)
+    assert f"L = {tr.loss:.4g}" in plain(at.markdown)
+    assert "mine.csv, 25 steps; x_t = x1, x2, x3; y_t = y1, y2" in plain(at.caption)
+    assert at.number_input(key="cfg_seq_len").disabled and at.selectbox(key="cfg_task").disabled
+
+    before = h_row(at)
+    four = "\n".join(r.rsplit(",", 1)[0] for r in rows).encode()  # 4 columns: neither 3 nor 5
+    at.file_uploader(key="weights_data_upload").set_value(("four.csv", four, "text/csv"))
+    at.run()
+    assert "4 numeric column(s)" in plain(at.error) and "expected 3 input columns, or 5" in plain(at.error)
+    np.testing.assert_allclose(h_row(at), before)

@@ -154,7 +154,7 @@ def _main_view(config: Config, data: series_ui.SeriesData) -> None:
         heavy = bool(ss.get(view_key("influence"))), bool(ss.get(view_key("jacobian")))
         model = weights_ui.current()  # an uploaded model, or None: the knobs' initialization
         trace = (compute.explore_trace(config, *heavy, data.values) if model is None else
-                 compute.own_trace(config, model.sha256, model.weights, *heavy, data.values))
+                 weights_ui.own_trace(config, model, heavy, data.values))  # your CSV, or the task
     except Exception as e:  # noqa: BLE001 - the page never shows a traceback
         st.error(f"The engine could not run this configuration: {type(e).__name__}: {md(str(e))}")
         sync_url(S.state_to_query(config, S.DEFAULT_VIEW))

@@ -4,6 +4,7 @@ every rerun and session (cache_resource: no pickled copy; figure builders never 
 from __future__ import annotations
 
 import streamlit as st
+import torch
 
 from dashboard.state.limits import CACHE_TTL
 from dashboard.ui.startup import engine_threads
@@ -36,11 +37,16 @@ def side_trace(config: Config, data: Config, series=None) -> Trace:
 
 @st.cache_resource(max_entries=4, ttl=CACHE_TTL, show_spinner="Unrolling your model…")
 def own_trace(config: Config, sha256: str, _weights: dict, influence: bool, jacobian: bool,
-              series=None) -> Trace:
+              series=None, data_sha256: str | None = None, _data: tuple | None = None) -> Trace:
     """Explore's engine.unroll of an uploaded model (ui/weights.py), keyed by the file's SHA-256
-    (its weights are not hashed again). The task's inputs at the model's input_size; its targets
-    when they are as wide as the model's output, else zeros (a note says so)."""
-    x, y = make_task(config, series=series)  # (T, B, I), (T, B, k)
+    (its weights are not hashed again). The task's inputs at the model's input_size, or _data =
+    (x (T, 1, I), y (T, 1, O) or None) from your CSV (keyed by data_sha256); the targets when
+    they are as wide as the model's output, else zeros (a note says so)."""
+    if _data is None:
+        x, y = make_task(config, series=series)  # (T, B, I), (T, B, k)
+    else:
+        x = torch.as_tensor(_data[0])
+        y = x.new_zeros(*x.shape[:2], 0) if _data[1] is None else torch.as_tensor(_data[1])
     I, O = _weights["weight_ih_l0"].shape[1], _weights["readout.weight"].shape[0]
     if x.shape[-1] != I:
         raise ValueError(f"the task {config.task!r} gives inputs x_t of width {x.shape[-1]}; your "
@@ -48,15 +54,16 @@ def own_trace(config: Config, sha256: str, _weights: dict, influence: bool, jaco
                          "(noise, impulse, sentence)")
     note = None
     if y.shape[-1] != O:
-        note = (f"the task's targets are {y.shape[-1]} wide and your model gives {O} outputs: "
-                "the targets are zero, so L_t = mean_b |y_hat_t|^2")
+        note = ("your CSV has no target columns" if y.shape[-1] == 0 else
+                f"the task's targets are {y.shape[-1]} wide and your model gives {O} outputs")
+        note += ": the targets are zero, so L_t = mean_b |y_hat_t|^2"
         y = y.new_zeros(*y.shape[:2], O)
     with engine_threads():
         trace = unroll(config, inputs=x, targets=y, weights=_weights, influence=influence,
                        jacobian=jacobian, adjoints=False)
     if note:
         trace.notes.append(note)
-    trace.weights_sha256 = sha256  # what the figure cache keys on (ui/charts.view_spec)
+    trace.weights_sha256 = f"{sha256}:{data_sha256}"  # the figure cache's key (charts.view_spec)
     return trace
 
 

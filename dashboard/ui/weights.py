@@ -34,6 +34,11 @@ ARCHITECTURE = ("cell", "input_size", "hidden_size", "num_layers", "bidirectiona
 # nonlinearity is not in its weights).
 FIXED = frozenset(ARCHITECTURE + ("readout", "init_hh", "init_ih", "sigma", "spectral_radius",
                                   "gain", "forget_bias"))
+DATA_KEY = "weights_data_upload"  # the CSV uploader of your data
+DATA_HELD = "_own_data"  # session: (file name, SHA-256, x, y or None, caption) of the CSV in use
+DATA_PROBLEM = "_own_data_problem"
+DATA_SEEN = "_own_data_seen"
+INPUT_KNOBS = frozenset(p.name for p in S.PARAMS if p.group == "input")
 NOT_IN_LINK = ("A file cannot live in a link: the link in the address bar opens this architecture "
                "with initialised weights; upload the file again to see your model. The config "
                "export records its name and SHA-256.")
@@ -92,6 +97,8 @@ def sidebar() -> None:
         ss[SEEN] = up.file_id
         try:
             ss[HELD], ss[PROBLEM] = read_model(up.getvalue(), up.name), None
+            ss.pop(DATA_SEEN, None)  # a new model: your CSV is read again against it
+            ss.pop(DATA_HELD, None)
         except ValueError as e:
             ss[PROBLEM] = str(e)
     if ss.get(PROBLEM):
@@ -106,6 +113,80 @@ def sidebar() -> None:
     for name, value in model.architecture.items():
         ss[key(name)] = value
     ss[key("readout")] = "linear"
+    data_ui(box, model)
+
+
+def data_ui(box, model: OwnModel) -> None:
+    """Your data: a CSV with one column per input (then, optionally, one per output), read
+    instead of the task; a file that does not fit the model keeps the previous data and says why."""
+    from dashboard import uploads as U
+    from dashboard.ui.series import read
+
+    ss = st.session_state
+    up = box.file_uploader("Your data (optional CSV: one column per input, then targets)",
+                           type=["csv", "txt"], key=DATA_KEY,
+                           max_upload_size=U.MAX_BYTES // 1_000_000,
+                           help=f"A header row; the first {model.architecture['input_size']} "
+                                "numeric columns are x_t, any further ones the targets y_t (as "
+                                "many as the model's outputs). Rows with a missing cell are "
+                                "dropped. Without a file the task below makes the inputs.")
+    if up is None:
+        ss.pop(DATA_HELD, None)
+        ss.pop(DATA_SEEN, None)
+        ss.pop(DATA_PROBLEM, None)
+        return
+    if up.file_id != ss.get(DATA_SEEN):
+        ss[DATA_SEEN] = up.file_id
+        try:
+            table, sha = read(up.getvalue(), up.name)
+            x, y, caption = csv_data(table, model.architecture["input_size"],
+                                     len(model.weights["readout.weight"]))
+            ss[DATA_HELD], ss[DATA_PROBLEM] = (up.name, sha, x, y, caption), None
+        except ValueError as e:  # UploadError is one
+            ss[DATA_PROBLEM] = str(e)
+    if ss.get(DATA_PROBLEM):
+        box.error(md(ss[DATA_PROBLEM]), icon=":material/error:")
+    held = ss.get(DATA_HELD)
+    if held is not None:
+        box.caption(md(held[4]))
+        ss[key("seq_len")], ss[key("batch_size")] = held[2].shape[0], 1
+
+
+def csv_data(table, input_size: int, outputs: int) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """(x (T, 1, I), y (T, 1, O) or None, a caption) from a parsed CSV (dashboard/uploads.Table):
+    the first I numeric columns are x_t, the next O the targets; rows with a missing cell are
+    dropped. A ValueError says what does not fit."""
+    names = list(table.columns)
+    k = len(names)
+    if k not in (input_size, input_size + outputs):
+        raise ValueError(f"{table.name}: {k} numeric column(s) ({', '.join(names[:8])}); your "
+                         f"model reads input_size={input_size} and gives {outputs} output(s): "
+                         f"expected {input_size} input columns, or {input_size + outputs} with "
+                         "the targets after them")
+    a = np.stack([table.columns[n] for n in names], axis=1)  # (rows, k)
+    keep = np.isfinite(a).all(axis=1)
+    a = a[keep]
+    cap = int(S.PARAM["seq_len"].hi)
+    if not 2 <= len(a) <= cap:
+        raise ValueError(f"{table.name}: {len(a)} complete rows; this page unrolls 2 to {cap} steps")
+    x = a[:, None, :input_size]
+    y = a[:, None, input_size:] if k > input_size else None
+    dropped = int((~keep).sum())
+    caption = (f"Your data: {table.name}, {len(a)} steps; x_t = {', '.join(names[:input_size])}"
+               + (f"; y_t = {', '.join(names[input_size:])}" if y is not None else "; no targets")
+               + (f"; {dropped} row(s) with a missing cell dropped" if dropped else "") + ".")
+    return x, y, caption
+
+
+def own_trace(config, model: OwnModel, heavy: tuple, series=None):
+    """compute.own_trace for Explore: on your CSV when one is held, else on the task's data."""
+    from dashboard.ui import compute
+
+    held = st.session_state.get(DATA_HELD)
+    if held is None:
+        return compute.own_trace(config, model.sha256, model.weights, *heavy, series)
+    return compute.own_trace(config, model.sha256, model.weights, *heavy, None, held[1],
+                             (held[2], held[3]))
 
 
 def current() -> OwnModel | None:
@@ -116,7 +197,9 @@ def current() -> OwnModel | None:
 
 def fixed() -> frozenset:
     """The knobs greyed out because the file fixes them (none when initialising)."""
-    return FIXED if current() is not None else frozenset()
+    if current() is None:
+        return frozenset()
+    return FIXED | (INPUT_KNOBS if st.session_state.get(DATA_HELD) else frozenset())
 
 
 def export_source(source: dict | None) -> dict | None:
