@@ -106,7 +106,7 @@ def test_norm_plot_has_the_direct_part_for_the_top_layer_of_an_attention_readout
     H = 6
     for direction in (0, 1):
         fig = gradient.grad_norm_figure(tr, layer=1, direction=direction)
-        line = next(d for d in fig.data if d.name == "direct part ||dL/do_t|| (readout)")
+        line = next(d for d in fig.data if d.name == "direct part ||dL/do_t||")
         want = np.log10(np.linalg.norm(tr.grad_direct[:, 0, direction * H:(direction + 1) * H],
                                        axis=-1))
         np.testing.assert_allclose(np.asarray(line.y, dtype=np.float64), want, rtol=1e-5)
@@ -115,6 +115,19 @@ def test_norm_plot_has_the_direct_part_for_the_top_layer_of_an_attention_readout
     assert not any("direct" in n for n in names), "below the top layer there is no direct part"
     linear = gradient.grad_norm_figure(unroll(Config(seq_len=40)))
     assert not any("direct" in d.name for d in linear.data)
+
+
+def test_compare_norm_plots_leave_room_for_a_wrapped_legend():
+    """Half a page wide, three legend lines wrap into rows: the pair's norm plots keep room for
+    them under the title (they collided with it, seen in Chromium)."""
+    from dashboard.figures import compare
+
+    a = unroll(Config(seq_len=20))
+    where = dict(layer=0, direction=0, sample=0)
+    plain = gradient.grad_norm_figure(a, **where).layout
+    for fig in compare.paired_grad_norm_figures(a, a, where):
+        assert fig.layout.margin.t >= compare.PAIR_LEGEND_TOP > plain.margin.t + 50
+        assert fig.layout.height - fig.layout.margin.t == plain.height - plain.margin.t
 
 
 # ---- the presets ------------------------------------------------------------------------------
@@ -146,7 +159,7 @@ def test_the_attention_map_appears_with_readout_attention_and_not_without():
     z = np.asarray(charts["fig_attention"]["data"][0]["z"], dtype=np.float64)
     assert z.shape == (40, 40) and z[0, 0] == 1.0
     grad_lines = [d.get("name") for d in charts["fig_grad"]["data"]]
-    assert "direct part ||dL/do_t|| (readout)" in grad_lines
+    assert "direct part ||dL/do_t||" in grad_lines
     assert at.query_params["readout"] == "attention", "the link keeps the readout"
     plain = ok(run_page(AppTest.from_file(APP, default_timeout=60), {"seq_len": "40"}))
     assert "fig_attention" not in charts_by_key(plain) and "fig_grad" in charts_by_key(plain)

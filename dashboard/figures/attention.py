@@ -58,11 +58,15 @@ def attention_figure(trace: Trace, sample: int = 0, cursor: int | None = None) -
     title = (f"Attention map: what the output at step t reads (each row sums to 1)"
              f"{f' (sample {sample})' if trace.config.batch_size > 1 else ''}{note}")
     layout = layout_data(title, theme.ATTENTION_HEIGHT)
+    labels = trace.step_labels if k == 1 else None  # a sentence: its words along both axes
+    widest = max(map(len, labels)) if labels is not None else 4  # characters of a y tick label
+    # fixed margins (automatic ones draw twice): room for the ticks and the axis titles, also in
+    # presentation mode's larger font
+    layout["margin"] = {**layout["margin"], "l": 50 + min(widest, 16) * theme.TICK_FONT, "b": 70}
     layout.update(xaxis=dict(title=dict(text="key: state o_k at step k"), range=[-0.5, T - 0.5]),
                   yaxis=dict(title=dict(text="query: output at step t"), range=[T - 0.5, -0.5]),
                   shapes=_cross(cursor))
-    labels = trace.step_labels
-    if labels is not None and k == 1:  # a sentence: its words along both axes
+    if labels is not None:
         layout["xaxis"].update(word_ticks(labels))
         layout["yaxis"].update(_row_ticks(labels))
     return {"data": data, "layout": layout}
@@ -108,5 +112,5 @@ def direct_line(trace: Trace, layer: int, direction: int, sample: int, t: np.nda
     y = direct_log10(trace, layer, direction, sample)
     if y is None:
         return None
-    return dict(type="scatter", x=t, y=f32(y), mode="lines", name="direct part ||dL/do_t|| (readout)",
+    return dict(type="scatter", x=t, y=f32(y), mode="lines", name="direct part ||dL/do_t||",
                 line=dict(color=theme.LINE_COLORS["direct"], width=1.5))

@@ -29,6 +29,7 @@ from dashboard.figures.base import (
 from engine import Trace
 
 SIDE_NAMES = ("A", "B")
+PAIR_LEGEND_TOP = 110  # px above each norm plot of the pair: its title and a wrapped legend
 
 
 def _titled(fig: go.Figure, side: str, trace: Trace) -> go.Figure:
@@ -96,6 +97,10 @@ def paired_grad_norm_figures(a: Trace, b: Trace, where: dict,
         pad = max(0.05 * (hi - lo), 0.1)
         for f in figs:
             f.update_yaxes(range=[lo - pad, hi + pad], **log10_ticks(lo, hi))
+    for f in figs:  # half a page wide, a legend of three lines wraps into rows (more of them in
+        # presentation mode's larger font): room for them between the title and the plot
+        f.update_layout(margin_t=PAIR_LEGEND_TOP, height=f.layout.height + PAIR_LEGEND_TOP
+                        - f.layout.margin.t)
     return figs
 
 
