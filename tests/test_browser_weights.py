@@ -72,3 +72,34 @@ def test_upload_a_model_and_see_its_gradient(tmp_path, present):
         assert page.get_by_text(FOUND).count()  # the previous model stays
         page.screenshot(path=str(ARTIFACTS / f"weights_bad_file_present{present}.png"),
                         full_page=True)
+
+
+def test_train_then_open_in_explore():
+    """Train -> Open in Explore in the real page: a tiny run, the model's download button, one
+    click, and Explore shows that LSTM as "your model" with its gradient view."""
+    query = ("train_task=recall&delay=10&hidden_size=8&batch=8&steps=30&snapshot_every=10"
+             "&models=rnn_tanh,lstm")
+    with served_page("browser_weights_train_server.log", 1400) as (page, url):
+        page.goto(f"{url}/train?{query}")
+        wait(page)
+        page.locator(".st-key-tr_run").get_by_role("button").click()
+        page.get_by_text("Done: 30 steps").first.wait_for(timeout=120_000)
+        wait(page)
+        assert page.locator(".st-key-tr_weights_dl_1").count() == 1
+        page.locator(".st-key-tr_weights_dl_1").scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "weights_train_buttons.png"))
+        with page.expect_download() as dl:
+            page.locator(".st-key-tr_weights_dl_1").get_by_role("button").click()
+        saved = ARTIFACTS / "weights_train_download.safetensors"
+        dl.value.save_as(str(saved))
+        from engine import config_from_weights, read_weights
+
+        assert config_from_weights(read_weights(saved))[0].cell == "lstm"
+        page.locator(".st-key-tr_weights_open_1").get_by_role("button").click()
+        page.get_by_text("nn.LSTM(input_size=1, hidden_size=8, num_layers=1) at '', head "
+                         "'readout' (1 outputs)").wait_for()
+        wait(page)
+        assert "/explore" in page.url or page.get_by_text("Unrolled · Explore").count()
+        charts = page.evaluate(CHARTS_JS)
+        assert [rows for title, rows in charts if "Gradient through time" in title][0] == [8], charts
+        page.screenshot(path=str(ARTIFACTS / "weights_train_opened.png"), full_page=False)
