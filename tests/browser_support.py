@@ -130,6 +130,17 @@ def wait_settled(page, before: list[str] | None = None, timeout: float = 60.0,
     raise TimeoutError("the charts did not settle" + (" on new data" if before is not None else ""))
 
 
+EXCEPTION = '[data-testid="stException"]'  # Streamlit's element for an uncaught exception
+
+
+def open_settled(page, url: str) -> None:
+    """Load url, wait for its charts to be drawn and to settle; no exception may show."""
+    page.goto(url)
+    page.wait_for_selector(".js-plotly-plot")
+    wait_settled(page)
+    assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+
+
 ARTIFACTS = ROOT / "artifacts"  # screenshots and server logs of the browser tests (git-ignored)
 
 

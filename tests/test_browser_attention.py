@@ -5,11 +5,9 @@ presentation mode too, and the Compare pair. Screenshots go to artifacts/ (git-i
 from __future__ import annotations
 
 import pytest
-from browser_support import ARTIFACTS, served_page, wait_settled
+from browser_support import ARTIFACTS, open_settled, served_page
 
 pytestmark = pytest.mark.browser  # a Streamlit server and headless Chromium: -m "not browser" skips
-
-EXCEPTION = '[data-testid="stException"]'
 
 # The attention map as drawn by plotly.js: its title, the heatmap's shape, and how many of its
 # cells above the diagonal (k > t) and on or below it hold a number.
@@ -34,17 +32,10 @@ def served():
         yield pg, url
 
 
-def _open(page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_selector(".js-plotly-plot")
-    wait_settled(page)
-    assert page.locator(EXCEPTION).count() == 0
-
-
 @pytest.mark.parametrize("present", ["", "&present=1"], ids=["normal", "present"])
 def test_the_attention_map_is_drawn(served, present):
     page, url = served
-    _open(page, f"{url}/?readout=attention&seq_len=60&loss=last{present}")
+    open_settled(page, f"{url}/?readout=attention&seq_len=60&loss=last{present}")
     maps = page.evaluate(MAP_JS)
     assert len(maps) == 1, "one attention map, under the gradient view"
     m = maps[0]
@@ -54,13 +45,13 @@ def test_the_attention_map_is_drawn(served, present):
     assert "readout=attention" in page.url
     name = "browser_attention" + ("_present" if present else "") + ".png"
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-    _open(page, f"{url}/?seq_len=60&loss=last{present}")
+    open_settled(page, f"{url}/?seq_len=60&loss=last{present}")
     assert page.evaluate(MAP_JS) == [], "no map with the linear readout"
 
 
 def test_the_compare_pair(served):
     page, url = served
-    _open(page, f"{url}/compare?a.cell=rnn&a.activation=tanh&a.seq_len=200&a.loss=last"
+    open_settled(page, f"{url}/compare?a.cell=rnn&a.activation=tanh&a.seq_len=200&a.loss=last"
                 "&b.readout=attention")
     assert page.get_by_text("direct part ||dL/do_t||", exact=False).count() >= 1
     page.screenshot(path=str(ARTIFACTS / "browser_attention_compare.png"), full_page=True)

@@ -5,7 +5,7 @@ of the link). Screenshots go to artifacts/ (git-ignored)."""
 from __future__ import annotations
 
 import pytest
-from browser_support import ARTIFACTS, IDLE, served_page, wait_settled
+from browser_support import ARTIFACTS, IDLE, open_settled, served_page, wait_settled
 
 pytestmark = pytest.mark.browser  # a Streamlit server and headless Chromium: -m "not browser" skips
 
@@ -19,11 +19,7 @@ def served():
         yield pg, url
 
 
-def _open(page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_selector(".js-plotly-plot")
-    wait_settled(page)
-    assert page.locator(EXCEPTION).count() == 0
+_open = open_settled  # browser_support: load, settle, no exception
 
 
 def test_a_link_to_aapl_draws_the_gradient_view(served):
