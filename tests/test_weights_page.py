@@ -221,3 +221,19 @@ def test_your_csv_as_inputs_and_targets():
     at.run()
     assert "4 numeric column(s)" in plain(at.error) and "expected 3 input columns, or 5" in plain(at.error)
     np.testing.assert_allclose(h_row(at), before)
+
+
+def test_nan_weights_load_and_are_flagged_and_too_big_is_refused():
+    import pytest
+
+    from dashboard.ui.weights import MAX_MB, read_model
+
+    torch.manual_seed(0)
+    sd = Model().state_dict()
+    sd["encoder.lstm.weight_hh_l0"][0, 0] = float("nan")
+    at = your_model_page()
+    upload(at, "nan.safetensors", save({k: v.contiguous() for k, v in sd.items()}))
+    assert not at.exception and FOUND in " ".join(m.value for m in at.markdown)
+    assert "Numerical trouble" in plain(at.error) and "NaN" in plain(at.error)
+    with pytest.raises(ValueError, match=f"too big .at most {MAX_MB} MB"):
+        read_model(bytes(MAX_MB * 1_000_000 + 1), "huge.safetensors")
