@@ -97,7 +97,7 @@ def test_greyed_out_knobs_do_not_apply():
 
 @pytest.mark.parametrize("preset", load_presets(), ids=lambda p: p.id)
 def test_every_preset(preset):
-    at = ok(app())
+    at = ok(app({"seed": "0"}))  # Config's defaults (a link naming a knob), not the landing preset
     before = digest(at)
     at.button(key=f"preset_{preset.id}").click()
     at.run()
@@ -174,7 +174,7 @@ def test_a_knob_reruns_only_the_views_unless_it_greys_out_others():
 
 
 def test_cursor_survives_a_change_of_T():
-    at = ok(app())
+    at = ok(app({"seed": "0"}))  # Config's defaults: T = 50
     assert at.session_state["view_t"] == 49 and "t" not in at.query_params
     at.sidebar.number_input(key="cfg_seq_len").set_value(80)
     ok(at.run())
@@ -248,7 +248,7 @@ def test_a_failing_figure_is_a_message_and_the_rest_still_draws(monkeypatch):
 
 
 def test_gradient_view_is_one_figure_on_one_time_axis():
-    at = ok(app())
+    at = ok(app({"seed": "0"}))  # Config's defaults: T = 50
     (grad,) = [s for s in chart_specs(at) if any("|dL/dh_t| per unit" in t for t in chart_titles(s))]
     names = chart_titles(grad)
     assert any("Gradient norm" in t for t in names) and any("Per-step terms" in t for t in names)
@@ -292,7 +292,7 @@ def heatmaps_z(s: dict) -> np.ndarray:
 
 
 def test_float32_arrays_reach_the_browser():
-    at = ok(app())
+    at = ok(app({"seed": "0"}))  # Config's defaults: T = 50
     raw = chart_elements(at)[0].proto.bytes.decode()
     assert '"dtype":"f4"' in raw and '"bdata"' in raw
     z = next(tr["z"] for tr in chart_specs(at)[0]["data"] if tr["type"] == "heatmap")

@@ -208,7 +208,8 @@ def preset_traces():
 
 def test_presets_are_valid_links(preset_traces):
     assert [p.id for p in PRESETS] == ["tanh_relu", "rnn_lstm", "normal_orthogonal",
-                                       "sigma_bound", "forget_bias", "rnn_attention"]
+                                       "sigma_bound", "forget_bias", "rnn_attention",
+                                       "sentence_rnn_lstm"]
     for p in PRESETS:
         assert len(p.caption) == 2 and all(0 < len(line) <= 60 for line in p.caption)
         a, b, _, warnings = CS.compare_from_query(CS.compare_to_query(p.a, p.b))

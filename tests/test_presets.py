@@ -28,7 +28,7 @@ def _series(config):
 
 def test_the_six_lecture_presets_are_there():
     assert list(PRESETS) == ["vanishing", "sigmoid", "irnn", "exploding", "lstm", "orthogonal",
-                             "attention", "stock"]
+                             "attention", "stock", "fading", "sentence"]
     for p in PRESETS.values():
         assert len(p.caption) == 2 and all(0 < len(line) <= 60 for line in p.caption)
         assert p.view in S.VIEWS

@@ -103,6 +103,17 @@ def test_pairs_thin_for_half_the_width_and_presenting_thins_more(sentence):
     assert_no_collision(presented, theme.TIME_AXIS_PX, theme.PRESENT_FONT, len(WORDS))
 
 
+def test_paired_norm_titles_wrap_their_readout(batch):
+    fig, _ = compare.paired_grad_norm_figures(batch, batch, WHERE)
+    head, *lines = fig.layout.title.text.split("<br>")
+    assert head == "A · Gradient norm through time (sample 0)" and len(lines) >= 2
+    assert all(len(line) <= compare.PAIR_TITLE_CHARS for line in lines), lines
+    assert " · ".join(lines) == readouts.decay_readout(batch), "the whole readout, none cut off"
+    alone = gradient.grad_norm_figure(batch)  # one line of title over the plot
+    assert fig.layout.margin.t >= alone.layout.margin.t + compare.READOUT_LINE * len(lines), \
+        "room for the lines above the plot"
+
+
 def test_word_reach_is_the_input_gradient_norm(sentence):
     s = spec(gradient.word_reach_figure(sentence))
     g = np.linalg.norm(sentence.grad_input[:, 0], axis=-1)

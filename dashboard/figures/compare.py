@@ -101,7 +101,31 @@ def paired_grad_norm_figures(a: Trace, b: Trace, where: dict,
         # presentation mode's larger font): room for them between the title and the plot
         f.update_layout(margin_t=PAIR_LEGEND_TOP, height=f.layout.height + PAIR_LEGEND_TOP
                         - f.layout.margin.t)
+    for f in figs:
+        _readout_under_title(f)
     return figs
+
+
+PAIR_TITLE_CHARS = 56  # a readout line of a paired plot: about half a page in the title's font
+READOUT_LINE = 20  # px per readout line under a paired plot's title
+
+
+def _readout_under_title(fig: go.Figure) -> None:
+    """A paired norm plot's title as its head, then the decay readout broken at ' · ' into
+    lines that fit half a page (the readout of a batch runs to ~110 characters and
+    was cut off at the plot's edge); the plot moves down by the lines added."""
+    head, _, readout = fig.layout.title.text.partition(": ")
+    if not readout:
+        return
+    lines = [""]
+    for part in readout.split(" · "):
+        if lines[-1] and len(lines[-1]) + 3 + len(part) > PAIR_TITLE_CHARS:
+            lines.append(part)
+        else:
+            lines[-1] = f"{lines[-1]} · {part}" if lines[-1] else part
+    extra = READOUT_LINE * len(lines)
+    fig.update_layout(title_text="<br>".join([head, *lines]), margin_t=fig.layout.margin.t + extra,
+                      height=fig.layout.height + extra)
 
 
 def log10_ratio(a: Trace, b: Trace, where: dict) -> np.ndarray:

@@ -83,7 +83,8 @@ def batch_lines(trace: Trace, ld: int, t: np.ndarray) -> list[dict]:
     # the band as one closed outline: along the 90 % line, back along the 10 % line
     band = dict(type="scatter", x=np.concatenate([t, t[::-1]]), y=f32(np.concatenate(
                 [q[:, 2], q[::-1, 0]])), mode="lines", fill="toself", fillcolor=theme.BAND_FILL,
-                line=dict(width=0, color=theme.BAND_FILL), name=f"10-90 % of {B} samples",
+                line=dict(width=0, color=theme.LINE_COLORS["hidden_path"]),  # the key: legible
+                name=f"10-90 % of {B} samples",
                 hoverinfo="skip")
     return [band, _line(t, q[:, 1], f"median of {B} samples", "median", width=1.5)]
 

@@ -47,6 +47,29 @@ EXPLAIN = {
                "backward pass (dL/dh_t arrives, T-1..0), in A and B at once. It runs in the "
                "browser: nothing is recomputed.",
 }
+# Per cell, what the gradient and gates views add to EXPLAIN for the cells of A and B
+PER_CELL = {
+    "gradient": {"rnn": "every step back multiplies dL/dh_t by W_hh^T and phi'(a_t)",
+                 "lstm": "the cell path multiplies dL/dc_t by the forget gate f_t at every step "
+                         "back (no W_hh), beside the hidden path through W_hh^T",
+                 "gru": "the direct path multiplies dL/dh_t by the update gate z_t at every step "
+                        "back, beside the paths through W_hh^T"},
+    "gates": {"rnn": "phi'(a_t) is the factor every step back multiplies the gradient by",
+              "lstm": "the forget gate f_t is the cell path's factor per step back",
+              "gru": "the update gate z_t is the direct path's factor per step back"},
+}
+CELL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def explain(name: str, a: Config, b: Config) -> str:
+    """The explanation of tab `name` for the cells of A and B."""
+    per = PER_CELL.get(name)
+    if per is None:
+        return EXPLAIN[name]
+    if a.cell == b.cell:
+        return f"{EXPLAIN[name]} In both ({CELL_NAMES[a.cell]}), {per[a.cell]}."
+    return (f"{EXPLAIN[name]} In A ({CELL_NAMES[a.cell]}), {per[a.cell]}; in B "
+            f"({CELL_NAMES[b.cell]}), {per[b.cell]}.")
 
 
 def a_key(name: str) -> str:
@@ -280,7 +303,7 @@ def _main_view(a: Config, b: Config, series: series_ui.SeriesData) -> None:
         if not tab.open:
             continue
         with tab:
-            st.caption(EXPLAIN[name])
+            st.caption(explain(name, a, b))
             _draw(name, ta, tb, where, t)
 
 

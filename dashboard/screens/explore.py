@@ -29,32 +29,66 @@ from dashboard.ui.widgets import (
 )
 from engine import Config, Trace
 
+# How each cell carries dL/dh_t one step back (the gradient view says it; so does Compare's)
+CARRIES = {
+    "rnn": "Going back one step it is multiplied by W_hh^T and by phi'(a_t), unit by unit: when "
+           "their product shrinks it, the colour fades to the left (vanishing); when it grows "
+           "it, the colour brightens (exploding).",
+    "lstm": "An LSTM carries it back on two paths. On the cell path, dL/dc_{t-1} gets dL/dc_t "
+            "times the forget gate f_t, unit by unit: no W_hh, no squashing, so f_t near 1 keeps "
+            "it alive (the cell path ||dL/dc_t|| on the norm plot). The hidden path goes through "
+            "W_hh^T and the gates' derivatives.",
+    "gru": "A GRU's h_t = (1 - z_t) n_t + z_t h_{t-1} gives it a direct path: dL/dh_{t-1} gets "
+           "dL/dh_t times the update gate z_t, unit by unit, so z_t near 1 keeps it alive. The "
+           "other paths go through W_hh^T and the gates' derivatives.",
+}
+_GATES = ("Each gate on a fixed scale (sigmoid gates 0..1, the candidate {c} -1..1), so colours "
+          "compare across runs; saturated gates (near 0 or 1) pass almost no gradient through "
+          "their own derivative. ")
+_HIDDEN = ("Each row is one unit, each column one step. Look for units stuck at ±1 (saturated: "
+           "their derivative is ~0, so they block the gradient) and for patterns that fade or "
+           "persist over time (memory).")
+_SPECTRUM = "W_hh's eigenvalues against the unit circle, and its singular values"
+# A view's explanation: one text, or one per cell (explain() picks it)
 EXPLAIN = {
     "signals": "What the model reads (x_t), what it is asked for (y_t) and what it says (ŷ_t). "
                "The weights are untrained, so ŷ_t is not supposed to match: this page is about "
                "how the gradient flows, not about fit. The loss per step shows which steps "
                "inject gradient (only the last one with loss 'last').",
-    "hidden": "Each row is one unit, each column one step. Look for units stuck at ±1 "
-              "(saturated: their derivative is ~0, so they block the gradient) and for "
-              "patterns that fade or persist over time (memory).",
-    "gates": "Each gate on a fixed scale (sigmoid gates 0..1, the tanh candidate -1..1), so "
-             "colours compare across runs. A forget gate f (LSTM) or update gate z (GRU) near 1 "
-             "keeps the gradient alive; saturated gates (near 0 or 1) pass almost no gradient "
-             "through themselves. For a plain RNN, phi'(a_t) is the factor the gradient is "
-             "multiplied by at every step back: dark means the step kills it.",
-    "gradient": "dL/dh_t is the total derivative of the loss with respect to h_t, through all "
-                "later steps. Going back in time it is multiplied by W_hh^T and phi' at every "
-                "step: on the fixed log scale a fading colour to the left is vanishing, a "
-                "brightening one exploding. The straight fitted line on the norm plot is the "
-                "decay rate; the bars are each step's contribution to dL/dW_hh.",
-    "spectrum": "W_hh's eigenvalues against the unit circle, and its singular values. With "
-                "gamma = max |phi'|, all singular values below 1/gamma guarantee vanishing "
-                "gradients (Pascanu et al. 2013); a singular value above 1/gamma is needed "
-                "(not enough) for them to explode. For LSTM and GRU each gate block is shown.",
+    "hidden": {"rnn": _HIDDEN, "gru": _HIDDEN,
+               "lstm": _HIDDEN + " Below h_t, the cell state c_t: not squashed, it can hold a "
+                                 "value for many steps."},
+    "gates": {"rnn": "A plain RNN has no gates: this is phi'(a_t), the factor the gradient is "
+                     "multiplied by at every step back (with W_hh^T), unit by unit. Dark means "
+                     "the step kills it; below, the fraction of blocked units (phi' < 0.1) and "
+                     "the mean phi'.",
+              "lstm": _GATES.format(c="g") + "The forget gate f_t is the factor the cell path "
+                      "multiplies dL/dc_t by at every step back: near 1 it keeps the gradient "
+                      "alive.",
+              "gru": _GATES.format(c="n") + "The update gate z_t is the factor the direct path "
+                     "multiplies dL/dh_t by at every step back: near 1 it keeps the gradient "
+                     "alive."},
+    "gradient": {cell: "dL/dh_t is the total derivative of the loss with respect to h_t, through "
+                       f"all later steps. {carries} The straight fitted line on the norm plot is "
+                       "the decay rate; the bars are each step's contribution to dL/dW_hh."
+                 for cell, carries in CARRIES.items()},
+    "spectrum": {"rnn": f"{_SPECTRUM}. With gamma = max |phi'|, all singular values below "
+                        "1/gamma guarantee vanishing gradients (Pascanu et al. 2013); a singular "
+                        "value above 1/gamma is needed (not enough) for them to explode.",
+                 **{cell: f"{_SPECTRUM}, per gate block. The Pascanu et al. (2013) bound is for a "
+                          f"plain RNN: in {name} the {gate} sets how long gradients live."
+                    for cell, name, gate in (("lstm", "an LSTM", "forget gate f_t"),
+                                             ("gru", "a GRU", "update gate z_t"))}},
     "animate": "Press Play: the cursor walks the forward pass (h_t appears, t = 0..T-1), then the "
                "backward pass (dL/dh_t arrives step by step, T-1..0). It runs in the browser: "
                "nothing is recomputed per frame.",
 }
+
+
+def explain(name: str, cell: str) -> str:
+    """The explanation of view `name` for this cell (EXPLAIN holds one text or one per cell)."""
+    text = EXPLAIN[name]
+    return text if isinstance(text, str) else text[cell]
 
 
 def init_state() -> None:
@@ -64,7 +98,7 @@ def init_state() -> None:
     if st.session_state.get("_explore_last"):  # back from another page: it dropped our widgets
         set_widgets(*st.session_state["_explore_last"])
         return
-    config, view, warnings = S.state_from_query(st.query_params.to_dict())
+    config, view, warnings = S.state_from_query(S.landing_query(st.query_params.to_dict()))
     set_widgets(config, view)
     st.session_state["url_warnings"] = warnings
     st.session_state["url_config"] = config
@@ -136,8 +170,9 @@ def _explorer() -> None:
 
 
 def _summary(trace: Trace, layer: int, direction: int) -> str:
-    return (f"**loss** L = {trace.loss:.4g} · **|dL/dh_t|** going back in time: "
-            f"{readouts.decay_readout(trace, layer, direction)}")
+    """The line under the title: the decay of |dL/dh_t| in one sentence, then the loss."""
+    return (f"**{readouts.decay_sentence(trace, layer, direction)}** · loss L = "
+            f"{trace.loss:.4g}")
 
 
 @st.fragment
@@ -160,6 +195,7 @@ def _main_view(config: Config, data: series_ui.SeriesData) -> None:
         sync_url(S.state_to_query(config, S.DEFAULT_VIEW))
         return
     T = trace.inputs.shape[0]
+    summary = st.empty()  # the decay sentence, right under the title (filled once the view is known)
     view = view_controls([config], T, view_key, S.VIEW_TITLES)
     sync_url(S.state_to_query(config, view))
     st.session_state["_explore_last"] = (config, view)  # restored after a visit to another page
@@ -169,7 +205,7 @@ def _main_view(config: Config, data: series_ui.SeriesData) -> None:
                  + "; ".join(flags), icon=":material/error:")
     for note in trace.notes:
         st.info(note, icon=":material/info:")
-    st.markdown(_summary(trace, view.layer, DIRECTIONS.index(view.direction)))
+    summary.markdown(_summary(trace, view.layer, DIRECTIONS.index(view.direction)))
     if data.caption:
         st.caption(md(data.caption))
     d = DIRECTIONS.index(view.direction)
@@ -181,12 +217,12 @@ def _main_view(config: Config, data: series_ui.SeriesData) -> None:
         if not tab.open:
             continue
         with tab:
-            st.caption(EXPLAIN[name])
+            st.caption(explain(name, config.cell))
             _draw(name, trace, where, t, view)
     if view.view != "gradient":  # the gradient view draws the values at t as its last row
         draw(gradient.vectors_figure, trace, t=t, key="fig_vectors", **where)
     _equations(trace, t, where)
-    export_ui.export_section(trace, view, EXPLAIN, source=weights_ui.export_source(data.source))
+    export_ui.export_section(trace, view, {n: explain(n, config.cell) for n in S.VIEWS}, source=weights_ui.export_source(data.source))
 
 
 EQUATIONS = "equations_open"  # session state: whether the equations section is open
@@ -212,6 +248,12 @@ def _equations(trace: Trace, t: int, where: dict) -> None:
             st.error(f"Could not write the equations: {type(e).__name__}: {md(str(e))}")
 
 
+ATTENTION_NOTE = ("With the attention readout the output at step t reads every earlier state o_k "
+                  "with weight alpha_tk (row t of the map), so the loss reaches h_k directly: the "
+                  "red line on the norm plot, the direct part, does not have to pass back through "
+                  "every step in between, and dL/dh_t no longer fades with the distance.")
+
+
 def _draw(name: str, trace: Trace, where: dict, t: int, view: View) -> None:
     """The figures of one view."""
     if name in ("signals", "hidden", "gates"):  # one cached figure each; the cursor is moved
@@ -221,6 +263,7 @@ def _draw(name: str, trace: Trace, where: dict, t: int, view: View) -> None:
         if trace.attention is not None:  # the attention readout: what each step's output reads
             draw(attention.attention_figure, trace, sample=where["sample"], cursor=t,
                  key="fig_attention")
+            st.caption(ATTENTION_NOTE)
         c1, c2 = st.columns(2)
         c1.toggle("Influence matrix", key=view_key("influence"),
                   help=S.VIEW_PARAM["influence"].help)

@@ -12,6 +12,7 @@ import re
 
 from dashboard.state import datasets
 from dashboard.state.limits import MAX_BATCH, MAX_HIDDEN, MAX_SEQ_LEN
+from dashboard.state.presets import load_presets
 from dashboard.state.schema import (
     DIRECTIONS,
     Param,
@@ -226,6 +227,19 @@ def series_from_link(query: dict, key: str) -> tuple[dict, list[str]]:
         return ({**query, key: datasets.DEFAULT_SERIES},
                 [f"URL parameter {key}={shown(raw)}: {why}; using the built-in "
                  f"{datasets.DEFAULT_SERIES!r}"])
+
+
+LANDING_PRESET = "fading"  # where a visit naming no knob lands: a gradient visibly fading back
+
+
+def landing_query(query: dict) -> dict:
+    """The query a first visit is read from: as it is when it names a knob (a shared link names
+    them all, so it keeps its meaning); otherwise the landing preset's knobs and view, under
+    the view parameters it gives (e.g. present=1). Config's defaults stay as they are."""
+    if any(name in query for name in PARAM):
+        return query
+    preset = next(p for p in load_presets() if p.id == LANDING_PRESET)
+    return {**config_to_query(preset.config), "view": preset.view, **query}
 
 
 def config_from_query(query: dict) -> tuple[Config, list[str]]:
