@@ -218,19 +218,19 @@ def trained_models_ui(results: list) -> None:
     for i, r in enumerate(results):
         if not r.weights:
             continue
-        data = safetensors_bytes(r.weights)
         name = f"unrolled_trained_{r.config.cell}_{i}_step{r.steps_done}.safetensors"
         c1, c2, c3 = st.columns([3, 2, 2])
         c1.markdown(f"{md(r.label)}: {r.steps_done} steps, final loss {r.final_loss:.4g}")
-        c2.download_button("Weights (.safetensors)", data, name, "application/octet-stream",
-                           key=f"tr_weights_dl_{i}", icon=":material/download:", width="stretch")
+        c2.download_button("Weights (.safetensors)", lambda w=r.weights: safetensors_bytes(w),
+                           name, "application/octet-stream", key=f"tr_weights_dl_{i}",
+                           on_click="ignore", icon=":material/download:", width="stretch")
         linear = getattr(r, "readout", "linear") == "linear"
         if c3.button("Open in Explore", key=f"tr_weights_open_{i}", icon=":material/search:",
                      width="stretch", disabled=not linear,
                      help="Explore's 'your model' with these weights, on the task's data."
                      if linear else "Explore reads a linear head; this model has the attention "
                      "readout (its download holds it under attention.* and readout.*)."):
-            open_in_explore(data, name, r.config)
+            open_in_explore(safetensors_bytes(r.weights), name, r.config)
 
 
 def safetensors_bytes(weights: dict) -> bytes:
