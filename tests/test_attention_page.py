@@ -161,5 +161,7 @@ def test_the_attention_map_appears_with_readout_attention_and_not_without():
     grad_lines = [d.get("name") for d in charts["fig_grad"]["data"]]
     assert "direct part ||dL/do_t||" in grad_lines
     assert at.query_params["readout"] == "attention", "the link keeps the readout"
+    assert any("reads every earlier state" in c.value for c in at.caption)
     plain = ok(run_page(AppTest.from_file(APP, default_timeout=60), {"seq_len": "40"}))
     assert "fig_attention" not in charts_by_key(plain) and "fig_grad" in charts_by_key(plain)
+    assert not any("reads every earlier state" in c.value for c in plain.caption)
