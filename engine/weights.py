@@ -99,10 +99,16 @@ def _read_safetensors(data: bytes, what: str) -> dict:
 def _read_torch(data: bytes, what: str) -> dict:
     if data[:4] == b"PK\x03\x04":
         try:
-            zipfile.ZipFile(io.BytesIO(data)).testzip()
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError):
+            archive = zipfile.ZipFile(io.BytesIO(data))
+            packed = [i.filename for i in archive.infolist() if i.compress_type != zipfile.ZIP_STORED]
+            if not packed:  # stored members: checking them reads no more than the file itself
+                archive.testzip()
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError):
             raise ValueError(f"read_weights: {what} is truncated or damaged (a broken torch.save "
                              "zip archive)") from None
+        if packed:  # a size bomb could hide there; torch.save never compresses
+            raise ValueError(f"read_weights: {what} has compressed members ({packed[0]!r}...): "
+                             "not a torch.save file (torch.save stores them uncompressed)")
     try:
         # weights_only=True: torch's restricted unpickler (tensors, dicts, lists, numbers only)
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)

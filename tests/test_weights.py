@@ -210,6 +210,12 @@ def test_pickle_with_code_is_refused_and_never_runs(tmp_path):
             assert not target.exists()  # ...but reading it as weights never ran it
 
 
+def test_legacy_torch_save_reads():
+    buf = io.BytesIO()
+    torch.save(nn.GRU(2, 3).state_dict(), buf, _use_new_zipfile_serialization=False)
+    assert config_from_weights(read_weights(buf.getvalue()))[0].cell == "gru"
+
+
 def test_whole_pickled_module_is_refused():
     buf = io.BytesIO()
     torch.save(nn.GRU(2, 3), buf)
@@ -233,10 +239,22 @@ def test_bad_files(tmp_path):
         (_save(torch.zeros(2), "pt"), "holds a single tensor"),
         (_save({}, "safetensors"), "holds no tensors"),
         (3.5, "expected a path or bytes"),
+        (_zipped(good_pt), "has compressed members"),
     ]
     for source, message in cases:
         with pytest.raises(ValueError, match=message):
             read_weights(source)
+
+
+def _zipped(data: bytes) -> bytes:
+    """The same archive with every member deflated (a torch.save never is)."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    return out.getvalue()
 
 
 def test_read_dtypes_and_nan_flags():
