@@ -82,6 +82,11 @@ class TrainResult:
     weights: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # torch.nn names
 
     @property
+    def readout(self) -> str:
+        """"linear" or "attention": the config's readout."""
+        return self.config.readout
+
+    @property
     def steps_done(self) -> int:
         """How many steps ran."""
         return len(self.loss)
@@ -126,10 +131,11 @@ def _cell_step(config: Config, rnn: nn.Module, layer: int):
     return lambda x, h: phi(torch.addmm(torch.addmm(w[2] + w[3], x, w[0].T), h, w[1].T))
 
 
-def probe_pass(config: Config, rnn: nn.Module, readout: nn.Linear, x: torch.Tensor,
+def probe_pass(config: Config, rnn: nn.Module, readout: nn.Module, x: torch.Tensor,
                y: torch.Tensor, window: int | None, mode: str) -> Snapshot:
     """The step's loss again, with a zero probe q_t added to the top layer's h_t: dL/dq_t is the
-    total dL/dh_t (readout at t and every later step within the truncation window). Returns
+    total dL/dh_t (readout at t and every later step within the truncation window; with the
+    attention readout also through every later step's attention to h_t). Returns
     ||dL/dh_t|| and sample 0's h_t, both (T, ...)."""
     T, B, _ = x.shape
     q = x.new_zeros(T, B, config.hidden_size, requires_grad=True)  # (T, B, H) zero probes
@@ -221,11 +227,12 @@ class Trainer:
 
     def __init__(self, config: Config, task: TrainTask, input_size: int, *, optimizer: str,
                  lr: float, clip: float | None, window: int | None, steps: int,
-                 snapshot_every: int, radius_every: int, label: str, device):
+                 snapshot_every: int, radius_every: int, label: str, device,
+                 update_bias: float | None = None):
         self.config, self.task, self.device = config, task, device
         self.window, self.clip, self.steps = window, clip, steps
         self.snapshot_every, self.radius_every = snapshot_every, radius_every
-        self.rnn, self.readout = build_model(config, input_size)
+        self.rnn, self.readout = build_model(config, input_size, update_bias=update_bias)
         self.rnn.to(device)
         self.readout.to(device)
         self.params = list(self.rnn.parameters()) + list(self.readout.parameters())
@@ -282,7 +289,8 @@ class Trainer:
         weights = {}
         if final:
             weights = {f"{k}": v.detach().cpu().numpy().copy() for k, v in self.rnn.state_dict().items()}
-            weights.update({f"readout.{k}": v.detach().cpu().numpy().copy()
+            prefix = "readout." if isinstance(self.readout, nn.Linear) else ""  # attention: its
+            weights.update({f"{prefix}{k}": v.detach().cpu().numpy().copy()  # own full names
                             for k, v in self.readout.state_dict().items()})
         return TrainResult(
             **self.meta, loss=take(self.loss), grad_norm=take(self.norm),
@@ -293,8 +301,17 @@ class Trainer:
             weights=weights)
 
 
-def _check(configs: list[Config], steps: int, optimizer: str, lr: float, clip, window,
-           snapshot_every: int, radius_every: int, report_every: int) -> None:
+def _per_model(name: str, value, n: int) -> list:
+    """A setting for each of n models: one value for all, or a list of n."""
+    if not isinstance(value, (list, tuple)):
+        return [value] * n
+    if len(value) != n:
+        raise ValueError(f"train: {name} must be one value or one per model ({n}), got {len(value)}")
+    return list(value)
+
+
+def _check(configs: list[Config], steps: int, optimizer: str, lr: float, clips: list, window,
+           snapshot_every: int, radius_every: int, report_every: int, update_biases: list) -> None:
     if not configs:
         raise ValueError("train: no model to train")
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
@@ -303,8 +320,13 @@ def _check(configs: list[Config], steps: int, optimizer: str, lr: float, clip, w
         raise ValueError(f"train: optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"train: lr must be a positive number, got {lr!r}")
-    if clip is not None and not (isinstance(clip, (int, float)) and math.isfinite(clip) and clip > 0):
-        raise ValueError(f"train: clip must be None or a positive number, got {clip!r}")
+    for clip in clips:
+        if clip is not None and not (isinstance(clip, (int, float)) and math.isfinite(clip) and clip > 0):
+            raise ValueError(f"train: clip must be None or a positive number, got {clip!r}")
+    for c, b in zip(configs, update_biases, strict=True):
+        if b is not None and (c.cell != "gru" or not isinstance(b, (int, float)) or not math.isfinite(b)):
+            raise ValueError(f"train: update_bias must be None or a number, for a GRU only; got {b!r} "
+                             f"for cell {c.cell!r}")
     if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
         raise ValueError(f"train: window must be None or an integer >= 1, got {window!r}")
     for name, v in (("snapshot_every", snapshot_every), ("radius_every", radius_every),
@@ -320,25 +342,31 @@ def _check(configs: list[Config], steps: int, optimizer: str, lr: float, clip, w
 
 
 def train_many(configs: list[Config], steps: int, *, optimizer: str = "adam", lr: float = 1e-2,
-               clip: float | None = None, window: int | None = None, snapshot_every: int = 0,
-               radius_every: int = 10, report_every: int = 1,
+               clip: float | None | list[float | None] = None, window: int | None = None,
+               snapshot_every: int = 0, radius_every: int = 10, report_every: int = 1,
                callback: Callable[[Progress], bool | None] | None = None, series=None,
-               labels: list[str] | None = None, threads: int | None = 1) -> list[TrainResult]:
-    """Train several models side by side, each step on the same batch (see train())."""
+               labels: list[str] | None = None, threads: int | None = 1,
+               update_bias: float | None | list[float | None] = None) -> list[TrainResult]:
+    """Train several models side by side, each step on the same batch (see train()). clip and
+    update_bias: one value for every model, or a list with one per model (e.g. a clipped and an
+    unclipped copy of a model, side by side)."""
     configs = list(configs)
-    _check(configs, steps, optimizer, lr, clip, window, snapshot_every, radius_every, report_every)
+    clips = _per_model("clip", clip, len(configs))
+    biases = _per_model("update_bias", update_bias, len(configs))
+    _check(configs, steps, optimizer, lr, clips, window, snapshot_every, radius_every,
+           report_every, biases)
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _train_many(configs, steps, optimizer, lr, clip, window, snapshot_every,
-                           radius_every, report_every, callback, series, labels)
+        return _train_many(configs, steps, optimizer, lr, clips, window, snapshot_every,
+                           radius_every, report_every, callback, series, labels, biases)
     finally:
         torch.set_num_threads(before)
 
 
-def _train_many(configs, steps, optimizer, lr, clip, window, snapshot_every, radius_every,
-                report_every, callback, series, labels) -> list[TrainResult]:
+def _train_many(configs, steps, optimizer, lr, clips, window, snapshot_every, radius_every,
+                report_every, callback, series, labels, biases) -> list[TrainResult]:
     task = TrainTask(configs[0], series=series)  # validates task, loss mode, direction, data
     for c in configs[1:]:
         check_config(c)
@@ -347,8 +375,8 @@ def _train_many(configs, steps, optimizer, lr, clip, window, snapshot_every, rad
     labels = labels or [default_label(c) for c in configs]
     trainers = [Trainer(c, task, x0.shape[-1], optimizer=optimizer, lr=lr, clip=clip,
                         window=window, steps=steps, snapshot_every=snapshot_every,
-                        radius_every=radius_every, label=lab, device=device)
-                for c, lab in zip(configs, labels, strict=True)]
+                        radius_every=radius_every, label=lab, device=device, update_bias=b)
+                for c, lab, clip, b in zip(configs, labels, clips, biases, strict=True)]
     start = time.perf_counter()
     for s in range(steps):
         x, y = task.batch(s, dtype=torch.float64)  # each model casts to its own dtype
@@ -376,11 +404,13 @@ def train(config: Config, steps: int, *, optimizer: str = "adam", lr: float = 1e
           clip: float | None = None, window: int | None = None, snapshot_every: int = 0,
           radius_every: int = 10, report_every: int = 1,
           callback: Callable[[Progress], bool | None] | None = None, series=None,
-          label: str | None = None, threads: int | None = 1) -> TrainResult:
+          label: str | None = None, threads: int | None = 1,
+          update_bias: float | None = None) -> TrainResult:
     """Train one model on its task (engine.tasks: recall, adding, sine, series) for `steps` steps.
 
     optimizer 'sgd' or 'adam' with learning rate lr; clip: gradient-norm clipping threshold;
-    window: truncated-BPTT window (None: full BPTT); snapshot_every: take a Snapshot every k
+    window: truncated-BPTT window (None: full BPTT); update_bias: a GRU's update-gate bias at the
+    start (engine.models.build_model; None: the init's); snapshot_every: take a Snapshot every k
     steps and at the last (0: none); radius_every: W_hh's spectral radius every k steps; seed:
     config.seed fixes the weights and every batch, so the same call gives the same curves.
     callback(Progress) after every report_every steps: return False or raise StopTraining to stop.
@@ -391,11 +421,13 @@ def train(config: Config, steps: int, *, optimizer: str = "adam", lr: float = 1e
     return train_many([config], steps, optimizer=optimizer, lr=lr, clip=clip, window=window,
                       snapshot_every=snapshot_every, radius_every=radius_every,
                       report_every=report_every, callback=callback, series=series,
-                      labels=[label] if label else None, threads=threads)[0]
+                      labels=[label] if label else None, threads=threads,
+                      update_bias=update_bias)[0]
 
 
 def default_label(config: Config) -> str:
-    """A short model name: 'RNN tanh (default init)', 'LSTM (forget bias 1)'..."""
+    """A short model name: 'RNN tanh (default init)', 'LSTM (forget bias 1)', 'RNN tanh
+    (default init) + attention'..."""
     if config.cell == "rnn":
         name = f"RNN {config.activation}"
     else:
@@ -403,4 +435,4 @@ def default_label(config: Config) -> str:
     init = f"{config.init_hh} init"
     if config.cell == "lstm" and config.forget_bias is not None:
         init += f", forget bias {config.forget_bias:g}"
-    return f"{name} ({init})"
+    return f"{name} ({init})" + (" + attention" if config.readout == "attention" else "")
