@@ -83,6 +83,9 @@ def test_every_time_axis_is_named_by_the_words(sentence):
             x = np.asarray(tr["x"]).astype(int)
             got = [w[-1] if isinstance(w, list) else w for w in words]
             assert got == [WORDS[t] for t in x], name
+    rows = spec(figs["influence"])["layout"]["yaxis"]  # the loss steps s, down the side
+    assert rows["ticktext"][0] == "what" and 1 < len(rows["ticktext"]) < T
+    assert [WORDS[v] for v in rows["tickvals"]] == rows["ticktext"]
     ratio = spec(figs["ratio"])["data"][0]
     assert "%{customdata[0]:.3g}" in ratio["hovertemplate"], "the ratio still shows B / A"
     title = spec(gradient.vectors_figure(sentence, t=1))["layout"]["title"]["text"]

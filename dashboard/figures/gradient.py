@@ -27,7 +27,9 @@ from dashboard.figures.base import (
     pool_time,
     reduced_note,
     set_layout,
+    shown_word,
     step_name,
+    thin_ticks,
     time_plot,
     weight_name,
     where_note,
@@ -191,6 +193,12 @@ def word_reach_figure(trace: Trace, sample: int = 0, cursor: int | None = None) 
                      {"title": {"text": "||dL/dx_t|| (log)"}, **ticks}, cursor, labels)
 
 
+# px of the influence matrix's height for its loss-step rows; a row label takes about two lines
+# of the larger (presenting) font, so labels stay apart in either mode
+INFLUENCE_ROWS_PX = theme.HEATMAP_HEIGHT - 90
+ROW_LABEL = "xx"  # what thin_ticks measures a row label as: 2 em, a line of text and its air
+
+
 def influence_figure(trace: Trace, cursor: int | None = None) -> go.Figure:
     """|dL_s/dh_k|: row s = a loss step, column k = the state it flows back to (log10, fixed)."""
     if trace.influence is None:
@@ -208,6 +216,11 @@ def influence_figure(trace: Trace, cursor: int | None = None) -> go.Figure:
     fig.update_xaxes(title_text="state h_k at step k")
     fig.update_yaxes(title_text="loss L_s at step s", autorange="reversed")
     label_steps(fig, trace.step_labels)
+    if trace.step_labels is not None:  # the loss steps s, down the side: a row of text each
+        rows = thin_ticks(steps, [ROW_LABEL] * len(steps), INFLUENCE_ROWS_PX, theme.PRESENT_FONT)
+        fig.update_yaxes(tickmode="array", tickvals=[int(steps[i]) for i in rows],
+                         ticktext=[shown_word(trace.step_labels[int(steps[i])]) for i in rows],
+                         automargin=True)  # words are wider than numbers: room for the title
     mark_cursor(fig, cursor)
     sub = (f" · subsampled: {len(steps)} of {T} loss steps (evenly spaced)"
            if trace.influence_subsampled else "")
