@@ -118,7 +118,7 @@ def test_a_batch_is_described_by_its_median():
     cmp = ok(app({"a.batch_size": "8", "a.seq_len": "30", "a.hidden_size": "6"},
                  page="screens/compare.py"))
     table = cmp.dataframe[0].value
-    assert "half-life (steps) (median of 8 samples)" in table.index
+    assert "half-life (steps, median of 8 samples)" in table.index
     assert "half-life, 10-90 % of the samples" in table.index
 
 

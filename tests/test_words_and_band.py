@@ -174,7 +174,7 @@ def test_readouts_and_summary_describe_the_median(batch):
     assert f"half-life {fit['half_life']:.3g} steps" in sentence
     assert f"10-90 %: {fit['half_life_q10']:.3g}-{fit['half_life_q90']:.3g} steps" in sentence
     row = compare.summary_row(batch, WHERE)
-    assert row["half-life (steps) (median of 8 samples)"] == f"{fit['half_life']:.3g}"
+    assert row["half-life (steps, median of 8 samples)"] == f"{fit['half_life']:.3g}"
     assert row["half-life, 10-90 % of the samples"] == (f"{fit['half_life_q10']:.3g}-"
                                                         f"{fit['half_life_q90']:.3g}")
     assert row["fitted decay rate per step (median of 8 samples)"] == f"{fit['rate']:.3g}"

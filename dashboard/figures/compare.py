@@ -227,13 +227,14 @@ def summary_row(trace: Trace, where: dict) -> dict[str, str]:
     flags = readouts.flag_lines(trace)
     cell = c.cell if c.cell != "rnn" else f"rnn ({c.activation})"
     B = fit.get("samples", 1)  # A and B read the same batch, so their rows match
-    median = f" (median of {B} samples)" if B > 1 else ""
+    of = f"median of {B} samples"
+    median = f" ({of})" if B > 1 else ""
     return {
         "cell": cell,
         "spectral radius of W_hh": _num(sp["spectral_radius"]),
         "largest singular value s vs 1/gamma": versus,
         f"fitted decay rate per step{median}": _num(rate),
-        f"half-life (steps){median}": _half_life(fit),
+        f"half-life (steps{', ' + of if B > 1 else ''})": _half_life(fit),
         **({"half-life, 10-90 % of the samples": _half_life_spread(fit)} if B > 1 else {}),
         f"fit r²{median}": _num(fit.get("r2", math.nan)),
         "||dL/dh_0|| / ||dL/dh_T||": _pow10(rel),
