@@ -4,6 +4,7 @@ claim on delayed recall (D = 50), all seeded.
 python benchmarks/bench_train.py            # about 1-2 minutes on a quiet 2-core machine
 python benchmarks/bench_train.py --quick    # fewer blocks, one seed
 python benchmarks/bench_train.py --gru      # also the GRU's throughput
+python benchmarks/bench_train.py --presets  # only 3.: the Train page's remedy presets, seeds 0-2
 
 1. Throughput: steps per second of train() with snapshots off, and of a plain torch.nn loop doing
    the same work (same model, same initial weights, same batches, Adam, clipping, loss.item()),
@@ -12,13 +13,18 @@ python benchmarks/bench_train.py --gru      # also the GRU's throughput
    Required: train() / plain <= 1.2 in time per step; snapshots every 10 steps cost <= 20 %.
 2. Delayed recall D = 50 (T = 51), hidden 32, batch 32, Adam lr 0.01, clip 1, a few hundred
    steps: final loss (mean of the last tenth of the steps) over the baseline (predicting the
-   mean, 1/3) for RNN tanh, IRNN, the LSTM with torch's default init, and the LSTM with its
-   forget-gate bias at 4 (about ln D: a knob on the Train page). Printed as measured.
+   mean, 1/3) for RNN tanh, IRNN, the LSTM with torch's default init, the LSTM with its
+   forget-gate bias at 4 (about ln D: a knob on the Train page), and the tanh RNN with the
+   attention readout. Printed as measured.
+3. The Train page's remedy presets (assets/train_presets.json), each exactly as its link sets the
+   page (models, steps, H, lr, clip, snapshots), for seeds 0, 1, 2: final loss / baseline per
+   model and seed, and the seconds each run took. The presets' captions quote this table.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
@@ -27,6 +33,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dashboard.state.train_presets import load_train_presets  # noqa: E402
 from engine.models import build_model  # noqa: E402
 from engine.tasks import TrainTask, task_loss, train_config  # noqa: E402
 from engine.train import Trainer, train, train_many  # noqa: E402
@@ -115,7 +122,8 @@ def recall_table(steps: int, seeds: list[int]) -> None:
     models = [("RNN tanh (default init)", dict(cell="rnn", activation="tanh")),
               ("IRNN (ReLU, identity init)", dict(cell="rnn", activation="relu", init_hh="identity")),
               ("LSTM (default init)", dict(cell="lstm")),
-              ("LSTM (forget-gate bias 4)", dict(cell="lstm", forget_bias=4.0))]
+              ("LSTM (forget-gate bias 4)", dict(cell="lstm", forget_bias=4.0)),
+              ("RNN tanh + attention", dict(cell="rnn", activation="tanh", readout="attention"))]
     print(f"\n2. Delayed recall D={D} (T={D + 1}), H={H}, batch {B}, Adam lr {LR}, clip {CLIP}, "
           f"{steps} steps: final loss / baseline (1/3; 1 = learned nothing)")
     ratios = {name: [] for name, _ in models}
@@ -133,12 +141,43 @@ def recall_table(steps: int, seeds: list[int]) -> None:
         print(f"   {name:28s} " + " ".join(f"{r:8.3f}" for r in rs) + f"   {statistics.median(rs):6.3f}")
 
 
+def preset_table(seeds: list[int]) -> None:
+    """Every remedy preset as the page runs it, once per seed: final loss / baseline."""
+    print("\n3. The Train page's remedy presets (assets/train_presets.json), as their links set "
+          "the page:\n   final loss / baseline (1 = learned nothing) and, in brackets, the largest "
+          "||dL/dW|| of the run\n   (before clipping); seconds per run (all models side by side)")
+    for p in load_train_presets():
+        s = p.settings
+        print(f"\n   {p.id}: {p.title} · {s.task} D={s.delay}, H={s.hidden_size}, batch {s.batch}, "
+              f"{s.optimizer} lr {s.lr:g}, clip {s.clip}, {s.steps} steps")
+        ratios, took = {label: [] for label in s.labels()}, []
+        peaks = {label: [] for label in s.labels()}
+        for seed in seeds:
+            run = dataclasses.replace(s, seed=seed)
+            t0 = time.perf_counter()
+            results = train_many(run.configs(), run.steps, **run.train_args())
+            took.append(time.perf_counter() - t0)
+            for r in results:
+                ratios[r.label].append(r.final_loss / r.baselines[0].loss)
+                peaks[r.label].append(float(r.grad_norm.max()))
+        print(f"   {'model':32s} " + " ".join(f"{'seed ' + str(x):>16s}" for x in seeds))
+        for label, rs in ratios.items():
+            print(f"   {label:32s} " + " ".join(f"{r:7.3f} [{g:6.3g}]"
+                                                for r, g in zip(rs, peaks[label], strict=True)))
+        print(f"   {'seconds':32s} " + " ".join(f"{t:16.1f}" for t in took))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer steps, one seed")
     ap.add_argument("--gru", action="store_true", help="also time the GRU (slow on CPU)")
+    ap.add_argument("--presets", action="store_true", help="only the remedy presets, seeds 0-2")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    if args.presets:
+        preset_table(seeds=[0, 1, 2])
+        print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+        return
     cells = ("rnn", "lstm", "gru") if args.gru else ("rnn", "lstm")
     throughput(steps=200 if args.quick else 500, cells=cells)
     recall_table(steps=400, seeds=[0] if args.quick else [0, 1, 2])

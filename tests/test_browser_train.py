@@ -185,3 +185,21 @@ def test_file_and_column_names_are_shown_as_text(browser_page):
     assert "<img src=y onerror=window.__xss=4>.csv" in " ".join(
         page.locator('[data-testid="stAlertContainer"]').all_inner_texts())
     no_exception(page)
+
+
+def test_a_remedy_preset_sets_the_knobs_and_the_link(browser_page):
+    """Clicking a remedy in the sidebar sets the knobs (and so the address bar) to its link's;
+    its caption's Link points at the same settings."""
+    page, url = browser_page
+    page.goto(f"{url}/train?hidden_size=7&models=lstm")
+    page.wait_for_selector(IDLE)
+    page.locator(".st-key-tr_preset_attention").get_by_role("button").click()
+    page.wait_for_function("() => location.search.includes('rnn_tanh_attn')")
+    page.wait_for_selector(IDLE)
+    no_exception(page)
+    for part in ("models=rnn_tanh%2Crnn_tanh_attn", "hidden_size=64", "lr=0.003", "steps=600"):
+        assert part in page.url, page.url
+    assert page.locator(".st-key-tr_hidden_size input").input_value() == "64"
+    link = page.get_by_role("link", name="Link").nth(4).get_attribute("href")
+    assert "models=rnn_tanh,rnn_tanh_attn" in link and "hidden_size=64" in link, link
+    page.screenshot(path=str(ARTIFACTS / "browser_train_preset.png"), full_page=True)

@@ -100,7 +100,7 @@ def grad_norm_figure(results: list[TrainResult], marker: int | None = None) -> g
                                      name=f"{r.label}: applied", legendgroup=r.label,
                                      showlegend=False,
                                      hovertemplate="step %{x}<br>applied %{y:.3g}<extra></extra>"))
-    clip = results[0].clip if results else None
+    clip = next((r.clip for r in results if r.clip is not None), None)  # a model may opt out
     if clip is not None:
         fig.add_hline(y=clip, line=theme.THRESHOLD_LINE,
                       annotation_text=f"clipping threshold {clip:g}",
@@ -186,7 +186,9 @@ def snapshot_figure(results: list[TrainResult], index: int) -> go.Figure:
             hovertemplate="t=%{x}<br>||dL/dh_t|| %{y:.3g}<extra></extra>"))
     fig.update_yaxes(type="log", title="||dL/dh_t|| (log)")
     fig.update_xaxes(title="t")
-    return set_layout(fig, f"||dL/dh_t|| along the sequence at step {step}", theme.LINE_HEIGHT)
+    # the legend goes under the plot: three long names beside the title would run into it
+    return _legend_below(set_layout(fig, f"||dL/dh_t|| along the sequence at step {step}",
+                                    LINE_HEIGHT))
 
 
 def hidden_figure(results: list[TrainResult], index: int) -> go.Figure:

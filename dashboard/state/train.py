@@ -18,7 +18,11 @@ from engine import Config
 from engine.tasks import TRAIN_TASKS, train_config
 from engine.train import OPTIMIZERS
 
-# Models a user can put side by side: the lecture's contrasts, each one Config change away.
+# Models a user can put side by side: the lecture's contrasts, each one Config change away. Beside
+# Config fields an entry may set MODEL_OPTIONS, which train_many takes per model: a clip of its own
+# ("clip": None: never clipped, whatever the page's threshold), and "update_bias": True, a GRU
+# whose update gate z starts at the page's gate bias (the GRU's counterpart of the forget bias).
+MODEL_OPTIONS = ("clip", "update_bias")
 MODELS: dict[str, tuple[str, dict]] = {
     "rnn_tanh": ("RNN tanh · default init", dict(cell="rnn", activation="tanh")),
     "irnn": ("IRNN · ReLU, identity init", dict(cell="rnn", activation="relu", init_hh="identity")),
@@ -28,6 +32,12 @@ MODELS: dict[str, tuple[str, dict]] = {
     "rnn_relu": ("RNN ReLU · default init", dict(cell="rnn", activation="relu")),
     "rnn_sigmoid": ("RNN sigmoid · default init", dict(cell="rnn", activation="sigmoid")),
     "gru": ("GRU", dict(cell="gru")),
+    "rnn_tanh_attn": ("RNN tanh + attention", dict(cell="rnn", activation="tanh",
+                                                   readout="attention")),
+    "irnn_noclip": ("IRNN · never clipped", dict(cell="rnn", activation="relu",
+                                                  init_hh="identity", clip=None)),
+    "lstm_torch": ("LSTM · torch's init", dict(cell="lstm", forget_bias=None)),  # bias knob ignored
+    "gru_bias": ("GRU · update-gate bias", dict(cell="gru", update_bias=True)),
 }
 MAX_MODELS = 3
 TASK_TITLES = {"recall": "Delayed recall", "adding": "Adding problem", "sine": "Sine forecasting",
@@ -66,14 +76,29 @@ class TrainSettings:
         """One engine Config per chosen model (float32: training precision)."""
         out = []
         for key in self.models:
-            fields = dict(MODELS[key][1])
-            if fields["cell"] == "lstm" and self.forget_bias is not None:
+            fields = {k: v for k, v in MODELS[key][1].items() if k not in MODEL_OPTIONS}
+            if fields["cell"] == "lstm" and "forget_bias" not in fields:
                 fields["forget_bias"] = self.forget_bias
             out.append(train_config(self.task, delay=self.delay, seq_len=self.seq_len,
                                     sine_period=self.period, hidden_size=self.hidden_size,
                                     batch_size=self.batch, seed=self.seed, device=device,
                                     **fields))
         return out
+
+    def update_biases(self) -> list[float | None]:
+        """Each chosen model's GRU update-gate bias: the gate-bias knob where the model asks."""
+        return [self.forget_bias if MODELS[key][1].get("update_bias") else None
+                for key in self.models]
+
+    def clips(self) -> list[float | None]:
+        """Each chosen model's clipping threshold: the page's, unless the model sets its own."""
+        return [MODELS[key][1].get("clip", self.clip) for key in self.models]
+
+    def train_args(self) -> dict:
+        """engine.train_many's keyword arguments for this run (beside configs, steps, callback)."""
+        return dict(optimizer=self.optimizer, lr=self.lr, clip=self.clips(), window=self.window,
+                    snapshot_every=self.snapshot_every, radius_every=self.snapshot_every,
+                    labels=self.labels(), update_bias=self.update_biases())
 
     @property
     def T(self) -> int:
@@ -86,6 +111,8 @@ class TrainSettings:
             label = MODELS[key][0]
             if key == "lstm" and self.forget_bias is not None:
                 label += f" · forget bias {self.forget_bias:g}"
+            if key == "gru_bias":
+                label += " (empty: torch's init)" if self.forget_bias is None else f" {self.forget_bias:g}"
             out.append(label)
         return out
 
@@ -106,11 +133,12 @@ PARAMS: tuple[Param, ...] = (
           titles=tuple((k, label) for k, (label, _) in MODELS.items())),
     Param("hidden_size", "model", "Hidden size H", f"Units per model (up to {MAX_HIDDEN}).", "int",
           lo=1, hi=MAX_HIDDEN, step=1),
-    Param("forget_bias", "model", "LSTM forget-gate bias", "Starts the LSTM's forget gate at "
-          "sigmoid(bias), so the cell path scales the gradient by about sigmoid(bias)^D over D "
-          "steps: about ln D (chrono initialization, Tallec & Ollivier 2018) keeps it alive. "
-          "Empty: torch's default init (f near 0.5).", "float", lo=-10.0, hi=10.0, step=0.5,
-          optional=True),
+    Param("forget_bias", "model", "Gate bias: LSTM forget f, GRU update z", "Starts the LSTM's "
+          "forget gate at sigmoid(bias), so the cell path scales the gradient by about "
+          "sigmoid(bias)^D over D steps: about ln D (chrono initialization, Tallec & Ollivier "
+          "2018) keeps it alive. The model 'GRU · update-gate bias' starts its update gate z "
+          "there too (h_t = (1-z) n_t + z h_{t-1}: z near 1 keeps h). Empty: torch's default "
+          "init (f and z near 0.5).", "float", lo=-10.0, hi=10.0, step=0.5, optional=True),
     Param("optimizer", "training", "Optimizer", "Adam rescales each parameter's step, so even a "
           "tiny gradient moves it; SGD steps along the raw gradient.", "choice", OPTIMIZERS),
     Param("lr", "training", "Learning rate", "Step size of the optimizer.", "float",
