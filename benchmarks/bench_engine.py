@@ -3,6 +3,7 @@
 python3 dev.py bench            # full grid (several minutes)
 python3 dev.py bench --quick    # T in {200, 1000}, H in {32, 128}
 python3 dev.py bench --cell lstm  # one cell's rows (then the other sections as usual)
+python3 benchmarks/bench_engine.py --only-influence  # the influence matrix rows only
 
 Prints, per (cell, T, H): median seconds of the trace (everything except influence and
 jacobian_norm) and of torch.nn's forward + backward on the same weights and data, and their
@@ -78,16 +79,36 @@ def peak_memory(T: int, H: int) -> None:
     print(f"{(peak - base) / 1024:.0f} {peak / 1024:.0f}")
 
 
+INFLUENCE_BOUND = {"rnn": 1.0, "gru": 1.0, "lstm": 2.0}  # seconds, every row (issue 15, part 5)
+
+
+def influence_table() -> None:
+    """The influence matrix's extra time over the trace at T=1000, H=128, and its row count."""
+    print("\ninfluence matrix at T=1000, H=128 (extra time over the trace)")
+    for cell, act in CASES:
+        cfg = Config(cell=cell, activation=act, seq_len=1000, hidden_size=128, dtype="float32")
+        with_i, _ = median_pair(cfg, 3, jacobian=False, influence=True)
+        trace_only, _ = median_pair(cfg, 3, jacobian=False, influence=False)
+        t = unroll(cfg, jacobian=False, influence=True)
+        name = f"{cell}-{act}" if cell == "rnn" else cell
+        print(f"{name:<10} {with_i - trace_only:7.3f} s  rows {len(t.influence_steps)} of 1000  "
+              f"bound {INFLUENCE_BOUND[cell]:.1f} s", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small grid only")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cell", choices=["rnn", "lstm", "gru"], help="only this cell's trace rows")
+    p.add_argument("--only-influence", action="store_true", help="only the influence matrix rows")
     p.add_argument("--memory-child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     if args.memory_child:
         peak_memory(*args.memory_child)
+        return
+    if args.only_influence:
+        influence_table()
         return
     Ts = (200, 1000) if args.quick else (200, 1000, 5000)
     Hs = (32, 128) if args.quick else (32, 128, 512)
@@ -118,14 +139,7 @@ def main() -> None:
             print(f"{name:<10}{T:>6}{H:>6} jacobian {with_j - trace_only:8.4f} s  ratio "
                   f"{(with_j - trace_only) / base:6.2f}", flush=True)
 
-    print("\ninfluence matrix at T=1000, H=128 (extra time over the trace)")
-    for cell, act in CASES:
-        cfg = Config(cell=cell, activation=act, seq_len=1000, hidden_size=128, dtype="float32")
-        with_i, _ = median_pair(cfg, 3, jacobian=False, influence=True)
-        trace_only, _ = median_pair(cfg, 3, jacobian=False, influence=False)
-        t = unroll(cfg, jacobian=False, influence=True)
-        name = f"{cell}-{act}" if cell == "rnn" else cell
-        print(f"{name:<10} {with_i - trace_only:7.3f} s  rows {len(t.influence_steps)} of 1000", flush=True)
+    influence_table()
 
     print("\nspectrum (computed on first use of trace.spectrum: SVD + eigenvalues of W_hh)")
     for cell in ("rnn", "lstm"):

@@ -268,14 +268,15 @@ def _flip(a, direction):
     return a[::-1] if direction else a
 
 
-def reference_unroll(config, inputs, targets, weights):
+def reference_unroll(config, inputs, targets, weights, only_step=None):
     """Forward and backward of the configured model, step by step: every Trace quantity, plainly.
 
     config: an engine Config (cell, activation, num_layers, bidirectional, loss, readout are
     read); inputs (T, B, input_size); targets (T, B, O); weights: torch.nn names -> arrays, plus
     readout.weight / readout.bias (and attention.weight). Per-step arrays are (L*D, T, B, .) in natural time order,
     indexed layer * D + direction like torch's h_n; weight_grad_term_tensors[name] (T, *shape)
-    holds the step-t terms whose sum over t is weight_grad[name].
+    holds the step-t terms whose sum over t is weight_grad[name]. only_step=s: the gradients of
+    the step loss L_s alone (whatever config.loss says), as reference_influence needs.
     """
     cell, activation = config.cell, config.activation
     L, D = config.num_layers, config.num_directions  # layers, directions
@@ -309,6 +310,9 @@ def reference_unroll(config, inputs, targets, weights):
     step_loss = (err**2).sum(axis=(1, 2)) / B  # (T,)  L_t = sum over batch and outputs of err^2 / B
     counted = np.zeros(T)  # 1 where L_t is part of L
     counted[-1 if config.loss == "last" else slice(None)] = 1.0  # "last": L = L_T; "sum": sum_t L_t
+    if only_step is not None:  # L = L_s alone
+        counted[:] = 0.0
+        counted[only_step] = 1.0
     loss = float((step_loss * counted).sum())
     dy = 2.0 * err / B * counted[:, None, None]  # (T, B, O)  dL/dy_hat_t
 
@@ -374,3 +378,15 @@ def reference_unroll(config, inputs, targets, weights):
         "weight_grad": {name: t.sum(axis=0) for name, t in terms.items()},  # dL/dW = sum_t term_t
         "weight_grad_term_tensors": terms,  # name -> (T, *shape)
     }
+
+
+def reference_influence(config, inputs, targets, weights, steps):
+    """The influence matrix (K, T): |dL_s/dh_k| for each target step s in steps, over the top
+    layer's units (both directions), sample 0. One whole backward pass per target s, plainly."""
+    L, D = config.num_layers, config.num_directions
+    rows = []
+    for s in steps:
+        dh = reference_unroll(config, inputs, targets, weights, only_step=int(s))["grad_hidden"]
+        top = dh[(L - 1) * D:, :, 0]  # (D, T, H)  dL_s/dh_k of the top layer, sample 0
+        rows.append(np.sqrt((top**2).sum(axis=(0, 2))))  # (T,)
+    return np.stack(rows)

@@ -16,13 +16,20 @@ from . import flags as flagmod
 from . import gradients as gr
 from .cells import GATES, forward_layer
 from .config import Config
+from .influence import influence as influence_matrix
 from .init import init_weights, param_names, weight_shapes
 from .inputs import make_task
 from .trace import Trace
 
-# The influence matrix costs about K * T * G * H^2 multiply-adds for K target rows: above this
-# budget (about a second on a 2-core laptop) its rows are an evenly spaced, labelled subsample.
-INFLUENCE_BUDGET = 1.5e9
+# The influence matrix (engine/influence.py) costs about K * T/2 * G * H^2 * D multiply-adds for
+# K target rows (each row is alive only from its target back; the reverse direction of an attention
+# readout keeps every row alive, up to 1.5x that). Measured on this 2-core machine, float32, with
+# benchmarks/bench_engine.py --only-influence: every row at T=1000, H=128 is 3.3e10 for the LSTM
+# in 0.82 s, 2.5e10 for the GRU in 0.56 s, 0.8e10 for the RNN in 0.31 s. Above the budget (or
+# above INFLUENCE_CELLS values: a (K, T) float64 matrix of 32 MB, kept in every cached trace) the
+# rows are an evenly spaced, labelled subsample, e.g. at H=512 or T=5000.
+INFLUENCE_BUDGET = 3.5e10
+INFLUENCE_CELLS = 4_000_000
 # jacobian_norm propagates H probes: about T * G * H^3 multiply-adds per layer-direction.
 JACOBIAN_BUDGET = 2.0e10
 
@@ -159,22 +166,26 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
 
     infl = infl_steps = None
     if influence:
-        per_row = max(T * config.gate_count * H * H * D, 1)
-        K = int(min(T, max(2, INFLUENCE_BUDGET // per_row)))
-        infl_steps = np.unique(np.linspace(0, T - 1, K).round().astype(np.int64))
+        infl_steps = influence_steps(config, T)
         with np.errstate(all="ignore"):
             if attn is None:  # dL_s/do_k is V^T dL_s/dy_hat_s at k = s, else 0
                 e0 = gr.mm(d_step[:, 0], V)  # (T, D*H)
+                spans = np.stack([infl_steps, infl_steps], axis=1)
 
-                def rows(k, e0=e0, steps=infl_steps):
-                    return np.where((steps == k)[:, None], e0[k], 0.0) if (steps == k).any() else None
-            else:
-                rows = att.influence_rows(top, wn["attention.weight"], V, attn["alpha"],
-                                          attn["context"], d_step, infl_steps)
-            infl = _influence(cell, vals[(L - 1) * D:], wn, L - 1, rows, len(infl_steps), T, H)
+                def rows(k, idx, e0=e0, steps=infl_steps):
+                    j = np.flatnonzero(steps[idx] == k)
+                    return (j, np.repeat(e0[k][None], len(j), axis=0)) if len(j) else None
+            else:  # dL_s/do_k for every k <= s
+                spans = np.stack([np.zeros_like(infl_steps), infl_steps], axis=1)
+                every = att.influence_rows(top, wn["attention.weight"], V, attn["alpha"],
+                                           attn["context"], d_step, infl_steps)
+
+                def rows(k, idx, every=every):
+                    return np.arange(len(idx)), every(k)[idx]
+            infl = influence_matrix(cell, vals[(L - 1) * D:], wn, L - 1, rows, spans, T, H)
         if len(infl_steps) < T:
             notes.append(f"influence: {len(infl_steps)} of {T} target steps (evenly spaced) to stay "
-                         "within the compute budget")
+                         "within the compute and memory budget")
 
     fl = {"hidden": flagmod.scan(hidden, 1), "outputs": flagmod.scan(y_hat, 0),
           "loss": flagmod.scan(step_loss[:, None], 0),
@@ -209,6 +220,15 @@ def unroll(config: Config, inputs=None, targets=None, weights=None, *, series=No
                   "d_y": d_y, "top": top, "readout_in": read,
                   **({} if attn is None else {"attention_c": back["c"]})} if adjoints else {},
     )
+
+
+def influence_steps(config: Config, T: int) -> np.ndarray:
+    """The target steps s of the influence matrix's rows: every step, or an evenly spaced
+    subsample where every row would cost more than INFLUENCE_BUDGET or hold more than
+    INFLUENCE_CELLS values."""
+    per_row = max(T / 2 * config.gate_count * config.hidden_size**2 * config.num_directions, 1)
+    K = int(min(T, max(2, min(INFLUENCE_BUDGET // per_row, INFLUENCE_CELLS // max(T, 1)))))
+    return np.unique(np.linspace(0, T - 1, K).round().astype(np.int64))
 
 
 def _forward(config: Config, x: torch.Tensor, w: dict, device) -> dict:
@@ -270,25 +290,3 @@ def _backward(config: Config, fw: dict, wn: dict, inject: np.ndarray) -> dict:
                 out["dc"][ld] = gr.unscale(res["dc"], res["scale"])
         inject = d_in
     return {**out, "weight_grad": weight_grad, "terms": terms, "grad_input": inject}
-
-
-def _influence(cell, top_vals, wn, layer, rows, K, T, H) -> np.ndarray:
-    """|dL_s/dh_k| over the top layer's units (directions together), sample 0, for K target steps s.
-
-    One probe row per target step s, all propagated together: rows(k) (natural step k) gives each
-    probe's direct injection dL_s/do_k (K, D*H), or None when no probe gets one at k.
-    """
-    sq = np.zeros((K, T))
-    for d, v in enumerate(top_vals):
-        fac = gr.factors(cell, {k: a[:, :1] for k, a in v.items()}, probes=True)
-
-        def inject(t, d=d):
-            e = rows(t if d == 0 else T - 1 - t)  # (K, D*H) or None
-            return None if e is None else np.ascontiguousarray(e[None, :, d * H:(d + 1) * H])
-
-        def observe(t, dh, k, d=d):
-            n2 = (dh[0].astype(np.float64) ** 2).sum(axis=-1) * 4.0**-k  # (K,)
-            sq[:, t if d == 0 else T - 1 - t] += n2
-
-        gr.bptt(cell, fac, wn[param_names(layer, d)[1]], inject, (1, K), store=False, observe=observe)
-    return np.sqrt(sq)

@@ -1,0 +1,93 @@
+"""The influence matrix |dL_s/dh_k|: every target row s at once, as one shrinking batched product.
+
+One probe row per target step s (the top layer, sample 0). The rows go back together through
+the adjoint recursion of gradients.py (the same equations as reference.rnn_step_back,
+lstm_step_back, gru_step_back), one (n, G*H) @ (G*H, H) product per step, where n counts only the
+rows already alive: a row is zero until its first injection in processing order (a linear readout
+injects dL_s/do_s at k = s alone, the attention readout dL_s/do_k at every k <= s), so it joins
+the block then and never before. In the forward direction step t carries the rows s >= t, so the
+work is sum_s s * G * H^2 multiply-adds instead of K * T * G * H^2.
+
+Rescaling against underflow (gradients._rescale) is per row here: the rows are independent, so
+each keeps its own power-of-two exponent, undone only when that row's own loss term arrives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import gradients as gr
+from .init import param_names
+
+
+def influence(cell: str, top_vals: list[dict], wn: dict, layer: int, rows, spans: np.ndarray,
+              T: int, H: int) -> np.ndarray:
+    """(K, T) |dL_s/dh_k| over the top layer's units (directions together), sample 0.
+
+    rows(k, idx) (natural step k, probe indices idx) -> (j, e): the positions j in idx of the
+    probes that get a direct dL_s/do_k at k, and those injections e (len(j), D*H); or None when
+    none of them gets one; spans (K, 2): the first and last natural step k where probe j's injection may be nonzero.
+    """
+    K = len(spans)
+    sq = np.zeros((K, T))
+    for d, v in enumerate(top_vals):
+        # the step in processing order where each row first gets a loss term (the loop runs down)
+        first = spans[:, 1] if d == 0 else T - 1 - spans[:, 0]
+        order = np.argsort(-first, kind="stable")  # alive rows are always a prefix of `order`
+        alive = np.searchsorted(-first[order], -np.arange(T), side="right")  # (T,) rows alive at t
+        sq_t = _direction(cell, v, wn[param_names(layer, d)[1]], rows, order, alive, d, H)
+        sq[order] += sq_t.T if d == 0 else sq_t[::-1].T
+    return np.sqrt(sq)
+
+
+def _direction(cell, v, w_hh, rows, order, alive, d, H) -> np.ndarray:
+    """One direction's squared norms (T, K), processing order by rows in `order`."""
+    T, K = len(alive), len(order)
+    f = {k: torch.from_numpy(np.ascontiguousarray(a))
+         for k, a in gr.factors(cell, {k: a[:, 0] for k, a in v.items()}).items()}
+    dtype = w_hh.dtype
+    lo, step = gr._RESCALE[np.dtype(dtype)]
+    w = torch.from_numpy(w_hh)
+    G_H = w_hh.shape[0]
+    nxt = torch.zeros((K, G_H), dtype=w.dtype)  # dA_{t+1} per row (sorted by `order`)
+    carry = torch.zeros((K, H), dtype=w.dtype)  # LSTM: dc_{t+1}; GRU: dh_{t+1}
+    expo = np.zeros(K, dtype=np.int64)  # row j's state is scaled by 2**expo[j]
+    out = np.zeros((T, K))
+    for t in range(T - 1, -1, -1):
+        n = int(alive[t])
+        if n == 0:
+            continue
+        hit = rows(t if d == 0 else T - 1 - t, order[:n])
+        if hit is not None:
+            j, e = hit[0], np.ascontiguousarray(hit[1][:, d * H:(d + 1) * H])  # (len(j), H)
+            j = j[(expo[j] != 0) & (e != 0).any(axis=1)]  # a loss term arrives at true scale
+            if len(j):  # undo those rows' scale first
+                fac = np.exp2(-expo[j].astype(np.float64)).astype(dtype)[:, None]
+                nxt.numpy()[j] *= fac
+                carry.numpy()[j] *= fac
+                expo[j] = 0
+        a = nxt[:n]
+        dh = a @ w  # (n, H)  dL/dh_t through step t+1
+        if hit is not None:  # in numpy: often one row, too small for torch's thread pool
+            dh.numpy()[hit[0]] += e  # the positions are distinct
+        if cell == "rnn":
+            torch.mul(dh, f["act_deriv"][t], out=a)
+        elif cell == "lstm":  # in place: dc_t = f_{t+1} dc_{t+1} + delta_t o_t tanh'(c_t)
+            dc = carry[:n].mul_(f["forget_next"][t]).addcmul_(dh, f["dc_from_h"][t])
+            a4 = a.view(n, 4, H)
+            torch.mul(dc[:, None, :], f["ifg_from_c"][t], out=a4[:, :3])
+            torch.mul(dh, f["o_from_h"][t], out=a4[:, 3])
+        else:  # delta_t += z_{t+1} delta_{t+1}, written over the carried delta_{t+1}
+            dh = torch.addcmul(dh, carry[:n], f["update_next"][t], out=carry[:n])
+            torch.mul(dh[:, None, :], f["hh_from_h"][t], out=a.view(n, 3, H))
+        nrm = torch.linalg.vector_norm(dh, dim=-1, dtype=torch.float64).numpy()  # in float64
+        out[t, :n] = nrm * nrm * np.exp2(-2.0 * expo[:n])
+        if t % 8 == 0:  # gradients._rescale, one exponent per row
+            m = torch.maximum(nxt[:n].abs().amax(dim=-1), carry[:n].abs().amax(dim=-1)).numpy()
+            low = (m > 0) & (m < lo)
+            if low.any():
+                nxt[:n][torch.from_numpy(low)] *= 2.0**step
+                carry[:n][torch.from_numpy(low)] *= 2.0**step
+                expo[:n][low] += step
+    return out
