@@ -30,19 +30,20 @@ def influence(cell: str, top_vals: list[dict], wn: dict, layer: int, rows, spans
     none of them gets one; spans (K, 2): the first and last natural step k where probe j's injection may be nonzero.
     """
     K = len(spans)
-    sq = np.zeros((K, T))
+    norm = np.zeros((K, T))
     for d, v in enumerate(top_vals):
         # the step in processing order where each row first gets a loss term (the loop runs down)
         first = spans[:, 1] if d == 0 else T - 1 - spans[:, 0]
         order = np.argsort(-first, kind="stable")  # alive rows are always a prefix of `order`
         alive = np.searchsorted(-first[order], -np.arange(T), side="right")  # (T,) rows alive at t
-        sq_t = _direction(cell, v, wn[param_names(layer, d)[1]], rows, order, alive, d, H)
-        sq[order] += sq_t.T if d == 0 else sq_t[::-1].T
-    return np.sqrt(sq)
+        n_t = _direction(cell, v, wn[param_names(layer, d)[1]], rows, order, alive, d, H)
+        # both directions' norms joined by hypot: no square to underflow below 1e-154
+        norm[order] = np.hypot(norm[order], n_t.T if d == 0 else n_t[::-1].T)
+    return norm
 
 
 def _direction(cell, v, w_hh, rows, order, alive, d, H) -> np.ndarray:
-    """One direction's squared norms (T, K), processing order by rows in `order`."""
+    """One direction's norms (T, K), processing order by rows in `order`."""
     T, K = len(alive), len(order)
     f = {k: torch.from_numpy(np.ascontiguousarray(a))
          for k, a in gr.factors(cell, {k: a[:, 0] for k, a in v.items()}).items()}
@@ -82,7 +83,7 @@ def _direction(cell, v, w_hh, rows, order, alive, d, H) -> np.ndarray:
             dh = torch.addcmul(dh, carry[:n], f["update_next"][t], out=carry[:n])
             torch.mul(dh[:, None, :], f["hh_from_h"][t], out=a.view(n, 3, H))
         nrm = torch.linalg.vector_norm(dh, dim=-1, dtype=torch.float64).numpy()  # in float64
-        out[t, :n] = nrm * nrm * np.exp2(-2.0 * expo[:n])
+        out[t, :n] = nrm * np.exp2(-expo[:n].astype(np.float64))
         if t % 8 == 0:  # gradients._rescale, one exponent per row
             m = torch.maximum(nxt[:n].abs().amax(dim=-1), carry[:n].abs().amax(dim=-1)).numpy()
             low = (m > 0) & (m < lo)

@@ -91,3 +91,17 @@ def test_float32_rows_rescale_below_underflow():
     assert tiny.sum() > 100
     np.testing.assert_allclose(b[tiny], a[tiny], rtol=1e-3)
     assert np.all((a > 0) == (b > 0))
+
+
+def test_deep_tail_is_not_flushed_to_zero():
+    """Values far below 1e-154 (whose squares underflow float64) stay exact: the last row of a
+    fast-vanishing RNN equals the trace's own log10 |dL/dh_k| (loss 'last') down to 1e-235."""
+    cfg = Config(cell="rnn", seq_len=120, hidden_size=8, dtype="float64", seed=3, loss="last")
+    base = unroll(cfg, jacobian=False, influence=False)
+    w = {k: np.array(v) for k, v in base.weights.items()}
+    w["weight_hh_l0"] *= 0.02
+    tr = unroll(cfg, inputs=base.inputs, targets=base.targets, weights=w, jacobian=False,
+                influence=True)
+    row, log10 = np64(tr.influence[-1]), np64(tr.grad_hidden_log10[0, :, 0])
+    assert row.min() < 1e-200 and np.all(row > 0)
+    np.testing.assert_allclose(np.log10(row), log10, rtol=0, atol=1e-12)
