@@ -27,7 +27,8 @@ def influence(cell: str, top_vals: list[dict], wn: dict, layer: int, rows, spans
 
     rows(k, idx) (natural step k, probe indices idx) -> (j, e): the positions j in idx of the
     probes that get a direct dL_s/do_k at k, and those injections e (len(j), D*H); or None when
-    none of them gets one; spans (K, 2): the first and last natural step k where probe j's injection may be nonzero.
+    none of them gets one; spans (K, 2): the first and last natural step k where probe j's
+    injection may be nonzero.
     """
     K = len(spans)
     norm = np.zeros((K, T))
