@@ -25,7 +25,7 @@ import torch
 
 from .cells import ACTIVATIONS, GATES
 
-_RESCALE = {np.dtype(np.float32): (2.0**-64, 64), np.dtype(np.float64): (2.0**-512, 512)}
+RESCALE = {np.dtype(np.float32): (2.0**-64, 64), np.dtype(np.float64): (2.0**-512, 512)}
 LOG10_2 = math.log10(2.0)
 
 
@@ -97,7 +97,7 @@ def bptt(cell: str, fac: dict[str, np.ndarray], w_hh: np.ndarray, inject, state_
     G_H, H = w_hh.shape
     T = next(iter(fac.values())).shape[0]
     dtype = w_hh.dtype
-    lo, step = _RESCALE[np.dtype(dtype)]
+    lo, step = RESCALE[np.dtype(dtype)]
     if callable(inject):
         get = inject
     else:  # skip the add where no loss reaches the step
@@ -180,7 +180,7 @@ def lstm_bptt(vals: dict[str, np.ndarray], w_hh: np.ndarray, e: np.ndarray) -> d
     from . import loops  # numba: imported only where an LSTM runs (its import takes a while)
 
     T, B, H = e.shape
-    lo, up = _RESCALE[np.dtype(w_hh.dtype)]
+    lo, up = RESCALE[np.dtype(w_hh.dtype)]
     out = {"dh": np.empty_like(e), "dA": np.empty((T, B, 4 * H), e.dtype), "dc": np.empty_like(e),
            "scale": np.zeros(T, dtype=np.int64)}
     tc = np.tanh(vals["c"])  # numpy's vectorised tanh: far cheaper than a scalar call per step

@@ -49,7 +49,7 @@ def _direction(cell, v, w_hh, rows, order, alive, d, H) -> np.ndarray:
     f = {k: torch.from_numpy(np.ascontiguousarray(a))
          for k, a in gr.factors(cell, {k: a[:, 0] for k, a in v.items()}).items()}
     dtype = w_hh.dtype
-    lo, step = gr._RESCALE[np.dtype(dtype)]
+    lo, step = gr.RESCALE[np.dtype(dtype)]
     w = torch.from_numpy(w_hh)
     G_H = w_hh.shape[0]
     nxt = torch.zeros((K, G_H), dtype=w.dtype)  # dA_{t+1} per row (sorted by `order`)
