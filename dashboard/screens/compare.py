@@ -233,13 +233,9 @@ def _page() -> None:
         if problem:
             st.error(f"{side}: {problem}")
             return
-    data = series_ui.series_data(a, SERIES)
-    if data.warning:
-        st.warning(md(data.warning), icon=":material/warning:")
-    if data.problem:
-        st.error(md(data.problem), icon=":material/error:")
-        return
-    main_view(a, b, data)
+    data = series_ui.shown_series_data(a, SERIES)
+    if data is not None:
+        main_view(a, b, data)
 
 
 @st.fragment

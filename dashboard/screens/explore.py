@@ -159,11 +159,8 @@ def _explorer() -> None:
         st.error(problem)
         sync_url(S.state_to_query(config, S.DEFAULT_VIEW))  # the link still says exactly what was asked for
         return
-    data = series_ui.series_data(config, SERIES)
-    if data.warning:
-        st.warning(md(data.warning), icon=":material/warning:")
-    if data.problem:
-        st.error(md(data.problem), icon=":material/error:")
+    data = series_ui.shown_series_data(config, SERIES)
+    if data is None:
         sync_url(S.state_to_query(config, S.DEFAULT_VIEW))
         return
     main_view(config, data)

@@ -178,3 +178,15 @@ def series_data(config: Config, keys: Keys) -> SeriesData:
     return SeriesData(values=None if problem else values, problem=problem,
                       caption=datasets.describe(name, values.size, file) + note, source=source,
                       warning=warning)
+
+
+def shown_series_data(config: Config, keys: Keys) -> SeriesData | None:
+    """series_data with its warning and problem shown on the page; None when the run cannot go
+    on (the problem says why)."""
+    data = series_data(config, keys)
+    if data.warning:
+        st.warning(md(data.warning), icon=":material/warning:")
+    if data.problem:
+        st.error(md(data.problem), icon=":material/error:")
+        return None
+    return data
