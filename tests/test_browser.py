@@ -6,7 +6,15 @@ from __future__ import annotations
 import urllib.parse
 
 import pytest
-from browser_support import ARTIFACTS, HEATMAP_SHAPE_JS, served_page, signature, wait_settled
+from browser_support import (
+    ARTIFACTS,
+    HEATMAP_SHAPE_JS,
+    IDLE,
+    served_page,
+    signature,
+    wait_settled,
+)
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from dashboard.state import explore as S
 from dashboard.state.presets import load_presets
@@ -30,9 +38,22 @@ def no_exception(page) -> None:
     assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
 
 
-def choose(page, key: str, option: str) -> None:
-    page.locator(f".st-key-{key}").get_by_role("combobox").click()
-    page.get_by_role("option", name=option, exact=True).click()
+def choose(page, key: str, option: str, tries: int = 3) -> None:
+    """Pick an option of a selectbox. A rerun that lands while the list is open re-renders the
+    widget and closes the list (seen once in a fresh-clone CI run, where the click then waited
+    60 s for an option that was gone), so the list is opened again, a few times at most."""
+    box = page.locator(f".st-key-{key}").get_by_role("combobox")
+    for attempt in range(tries):
+        page.wait_for_selector(IDLE)
+        box.scroll_into_view_if_needed()
+        box.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
 
 
 def test_first_load(app):
