@@ -16,7 +16,6 @@ from dashboard.state import explore as S
 from dashboard.state.schema import Param, View, fit_view, format_value, read_query, shown, to_query
 from engine import Config
 
-SIDES = ("a", "b")
 SHARED = tuple(p.name for p in S.PARAMS if p.group == "input")  # B reads A's inputs and targets
 OWN = tuple(p.name for p in S.PARAMS if p.group != "input")  # what B may change
 
