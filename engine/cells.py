@@ -61,7 +61,8 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
     """Every gate at every step from inputs x (T, B, I) and states h (T, B, H), in processing order.
 
     Returns gates by torch's names, plus what the backward pass needs: h_prev, and for the LSTM
-    c, c_prev; for the GRU gh_n = W_hn h_{t-1} + b_hn (the part the reset gate scales).
+    c, c_prev, tc = tanh(c_t) and ifgo (T, B, 4H: i f g o, whose views the gates are); for the GRU
+    gh_n = W_hn h_{t-1} + b_hn (the part the reset gate scales).
     """
     T, B, _ = x.shape
     H = w_hh.shape[1]
@@ -77,16 +78,17 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
         from . import loops  # numba: imported only where an LSTM runs (its import takes a while)
 
         a = a.cpu()  # the cell scan runs on the CPU
-        # numpy's float32 tanh is several times faster than torch's on CPU; sigmoid is in place
-        # over the whole contiguous block (fastest), so i f o stay views of one (T, B, 4H) array
-        g = torch.from_numpy(np.tanh(a[..., 2 * H:3 * H].numpy()))  # (T, B, H)
-        i, f, _, o = torch.sigmoid_(a).chunk(4, dim=-1)  # each (T, B, H)
-        # the sigmoid also squashed a_g: put g_t = tanh(a_g) back in its slot, so ifgo holds
-        # i f g o on this path as on lstm_compiled's (a copy of T*B*H numbers)
-        a[..., 2 * H:3 * H] = g
-        c = torch.from_numpy(loops.cell_scan(a.numpy(), g.numpy()))  # c_t = f_t c_{t-1} + i_t g_t
-        out.update(i=i, f=f, g=g, o=o, c=c, c_prev=torch.cat([c.new_zeros(1, B, H), c[:-1]]),
-                   ifgo=a)
+        # in place, vectorised, on the blocks of one (T, B, 4H) array, which then holds i f g o
+        # (the gates are its views): i_t, f_t = sigma(a_i), sigma(a_f); g_t = tanh(a_g); o_t = sigma(a_o)
+        a[..., :2 * H].sigmoid_()
+        a[..., 2 * H:3 * H].tanh_()
+        a[..., 3 * H:].sigmoid_()
+        i, f, g, o = a.chunk(4, dim=-1)  # each (T, B, H)
+        cs = np.empty((T + 1, B, H), dtype=a.numpy().dtype)  # c_{-1}, c_0, ..., c_{T-1}
+        loops.cell_scan(a.numpy(), cs)  # c_t = f_t c_{t-1} + i_t g_t
+        c = torch.from_numpy(cs[1:])
+        out.update(i=i, f=f, g=g, o=o, c=c, c_prev=torch.from_numpy(cs[:-1]), ifgo=a,
+                   tc=torch.tanh(c))  # tanh(c_t), vectorised, for the backward pass
     else:
         gi = torch.addmm(b_ih, x.reshape(T * B, -1), w_ih.T).reshape(T, B, -1)  # (T, B, 3H)
         gh = torch.addmm(b_hh, h_prev.reshape(T * B, H), w_hh.T).reshape(T, B, -1)  # (T, B, 3H)
@@ -105,14 +107,13 @@ def lstm_compiled(x: torch.Tensor, w_ih, w_hh, b_ih, b_hh) -> dict[str, torch.Te
     T, B, _ = x.shape
     H = w_hh.shape[1]
     ax = torch.addmm(b_ih + b_hh, x.reshape(T * B, -1), w_ih.T).reshape(T, B, 4 * H).numpy()
-    h = np.empty((T, B, H), dtype=ax.dtype)
-    c, g, ifgo = np.empty_like(h), np.empty_like(h), np.empty_like(ax)
-    loops.lstm_forward(ax, np.ascontiguousarray(w_hh.numpy().T), h, c, ifgo, g)
-    h, c, g, ifgo = (torch.from_numpy(a) for a in (h, c, g, ifgo))
-    i, f, _, o = ifgo.chunk(4, dim=-1)  # each (T, B, H)
-    zero = h.new_zeros(1, B, H)
-    return {"h": h, "h_prev": torch.cat([zero, h[:-1]]), "i": i, "f": f, "g": g, "o": o, "c": c,
-            "c_prev": torch.cat([zero, c[:-1]]), "ifgo": ifgo}
+    hs = np.empty((T + 1, B, H), dtype=ax.dtype)  # h_{-1}, h_0, ..., h_{T-1}; cs likewise
+    cs, tc, ifgo = np.empty_like(hs), np.empty((T, B, H), dtype=ax.dtype), np.empty_like(ax)
+    loops.lstm_forward(ax, np.ascontiguousarray(w_hh.numpy().T), hs, cs, ifgo, tc)
+    hs, cs, tc, ifgo = (torch.from_numpy(a) for a in (hs, cs, tc, ifgo))
+    i, f, g, o = ifgo.chunk(4, dim=-1)  # each (T, B, H)
+    return {"h": hs[1:], "h_prev": hs[:-1], "i": i, "f": f, "g": g, "o": o, "c": cs[1:],
+            "c_prev": cs[:-1], "ifgo": ifgo, "tc": tc}
 
 
 def forward_layer(cell: str, activation: str, x: torch.Tensor, params: list[list[torch.Tensor]],

@@ -183,9 +183,11 @@ def lstm_bptt(vals: dict[str, np.ndarray], w_hh: np.ndarray, e: np.ndarray) -> d
     lo, up = RESCALE[np.dtype(w_hh.dtype)]
     out = {"dh": np.empty_like(e), "dA": np.empty((T, B, 4 * H), e.dtype), "dc": np.empty_like(e),
            "scale": np.zeros(T, dtype=np.int64)}
-    tc = np.tanh(vals["c"])  # numpy's vectorised tanh: far cheaper than a scalar call per step
-    loops.lstm_bptt(np.ascontiguousarray(w_hh), np.ascontiguousarray(e), vals["ifgo"], vals["g"],
-                    vals["c"], tc, lo, up, out["dh"], out["dA"], out["dc"], out["scale"])
+    # tanh(c_t), kept by the forward pass; else numpy's vectorised tanh (a scalar call per step
+    # in the loop would cost far more)
+    tc = vals["tc"] if "tc" in vals else np.tanh(vals["c"])
+    loops.lstm_bptt(np.ascontiguousarray(w_hh), np.ascontiguousarray(e), vals["ifgo"],
+                    vals["c_prev"], tc, lo, up, out["dh"], out["dA"], out["dc"], out["scale"])
     return out
 
 

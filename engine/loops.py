@@ -64,11 +64,11 @@ def _about_to_underflow(dA, dc, lo):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def lstm_bptt(w_hh, e, ifgo, g, c, tc, lo, up, dh_all, dA_all, dc_all, scale):  # pragma: no cover
+def lstm_bptt(w_hh, e, ifgo, c_prev, tc, lo, up, dh_all, dA_all, dc_all, scale):  # pragma: no cover
     """LSTM adjoints, last step to first (processing order), into dh_all, dA_all (T, B, 4H),
     dc_all, each scaled by 2**scale[t]: reference.lstm_step_back for every step and sample.
-    ifgo: (T, B, 4H) the gates i f g o; g, c, tc = tanh(c): (T, B, H). lo: rescale when every
-    |state| falls below it; up: the power-of-two exponent to rescale by."""
+    ifgo: (T, B, 4H) the gates i f g o; c_prev: c_{t-1} (c_{-1} = 0), tc = tanh(c_t): (T, B, H).
+    lo: rescale when every |state| falls below it; up: the power-of-two exponent to rescale by."""
     T, B, H = e.shape
     one = np.ones(1, dtype=dA_all.dtype)[0]  # keeps float32 runs in float32
     zero = np.zeros((B, 4 * H), dtype=dA_all.dtype)
@@ -90,18 +90,17 @@ def lstm_bptt(w_hh, e, ifgo, g, c, tc, lo, up, dh_all, dA_all, dc_all, scale):  
                 for h in range(H):
                     dh[b, h] += e[t, b, h]  # delta_t = direct dL/dh_t + the above
         forget_next = ifgo[t + 1] if t + 1 < T else zero  # f_{t+1} at [H:2H]; 0 after the last
-        c_prev = c[t - 1] if t > 0 else zero  # c_{t-1} at [:H]; c_{-1} = 0
         for b in range(B):
             for h in range(H):
                 delta, tanh_c = dh[b, h], tc[t, b, h]
-                i, f, gt, o = ifgo[t, b, h], ifgo[t, b, H + h], g[t, b, h], ifgo[t, b, 3 * H + h]
+                i, f, gt, o = ifgo[t, b, h], ifgo[t, b, H + h], ifgo[t, b, 2 * H + h], ifgo[t, b, 3 * H + h]
                 # dL/dc_t = f_{t+1} dL/dc_{t+1} + delta_t o_t tanh'(c_t)
                 dc_t = carry[b, h] * forget_next[b, H + h] + delta * (o * (one - tanh_c * tanh_c))
                 dc[b, h] = dc_t
                 # the gates' adjoints: dL/da_i, dL/da_f, dL/da_g = dL/dc_t times g_t i_t (1 - i_t),
                 # c_{t-1} f_t (1 - f_t), i_t (1 - g_t^2); dL/da_o = delta_t tanh(c_t) o_t (1 - o_t)
                 dA[b, h] = dc_t * (gt * i * (one - i))  # dL/da_i
-                dA[b, H + h] = dc_t * (c_prev[b, h] * f * (one - f))  # dL/da_f
+                dA[b, H + h] = dc_t * (c_prev[t, b, h] * f * (one - f))  # dL/da_f
                 dA[b, 2 * H + h] = dc_t * (i * (one - gt * gt))  # dL/da_g
                 dA[b, 3 * H + h] = delta * (tanh_c * o * (one - o))  # dL/da_o
         nxt, carry = dA, dc
@@ -112,19 +111,20 @@ def lstm_bptt(w_hh, e, ifgo, g, c, tc, lo, up, dh_all, dA_all, dc_all, scale):  
 
 
 @njit(cache=True, nogil=True)
-def lstm_forward(ax, w_hh_t, h, c, ifgo, g):  # pragma: no cover - compiled
-    """An LSTM direction forward, step by step, into h, c, g (T, B, H) and ifgo (T, B, 4H: i f g o
-    after their activations): reference.lstm_step for every step. ax (T, B, 4H) = x_t W_ih^T +
-    b_ih + b_hh for every t (one matmul outside); w_hh_t = W_hh^T (H, 4H), contiguous. Used for
-    float64, where torch has no fused kernel and its generic one is 1.3-4.6x slower than this loop
-    (every gate comes out too)."""
+def lstm_forward(ax, w_hh_t, hs, cs, ifgo, tc):  # pragma: no cover - compiled
+    """An LSTM direction forward, step by step, into hs, cs (T+1, B, H: row 0 is h_{-1} = c_{-1} =
+    0, row t+1 is h_t, c_t, so rows :T are h_{t-1}, c_{t-1} without a copy), ifgo (T, B, 4H: i f g o
+    after their activations) and tc = tanh(c_t) (T, B, H): reference.lstm_step for every step.
+    ax (T, B, 4H) = x_t W_ih^T + b_ih + b_hh for every t (one matmul outside); w_hh_t = W_hh^T
+    (H, 4H), contiguous. Used for float64, where torch has no fused kernel and its generic one is
+    1.3-4.6x slower than this loop (every gate comes out too)."""
     T, B, G = ax.shape
     H = G // 4
     one = np.ones(1, dtype=ax.dtype)[0]
     hw = np.empty((B, G), dtype=ax.dtype)  # h_{t-1} W_hh^T: so a_t = ax[t] + hw
-    h_prev = np.zeros((B, H), dtype=ax.dtype)  # h_{-1} = 0
-    c_prev = np.zeros((B, H), dtype=ax.dtype)  # c_{-1} = 0
+    hs[0], cs[0] = 0.0, 0.0  # h_{-1} = c_{-1} = 0
     for t in range(T):
+        h_prev, c_prev, h, c = hs[t], cs[t], hs[t + 1], cs[t + 1]
         _matvec(h_prev, w_hh_t, hw)
         for b in range(B):
             for k in range(H):
@@ -135,22 +135,22 @@ def lstm_forward(ax, w_hh_t, h, c, ifgo, g):  # pragma: no cover - compiled
                 ct = f * c_prev[b, k] + i * gt  # c_t = f_t c_{t-1} + i_t g_t
                 ifgo[t, b, k], ifgo[t, b, H + k], ifgo[t, b, 2 * H + k] = i, f, gt
                 ifgo[t, b, 3 * H + k] = o
-                g[t, b, k], c[t, b, k] = gt, ct
-                h[t, b, k] = o * np.tanh(ct)  # h_t = o_t tanh(c_t)
-        h_prev, c_prev = h[t], c[t]
+                c[b, k] = ct
+                tc[t, b, k] = np.tanh(ct)
+                h[b, k] = o * tc[t, b, k]  # h_t = o_t tanh(c_t)
 
 
 @njit(cache=True, nogil=True)
-def cell_scan(ifgo, g):  # pragma: no cover - compiled
-    """c (T, B, H) with c_t = f_t c_{t-1} + i_t g_t (c_{-1} = 0); i f o in ifgo (T, B, 4H)."""
-    T, B, H = g.shape
-    c = np.empty_like(g)
+def cell_scan(ifgo, cs):  # pragma: no cover - compiled
+    """cs (T+1, B, H): row 0 c_{-1} = 0, row t+1 c_t = f_t c_{t-1} + i_t g_t; i f g o in ifgo
+    (T, B, 4H). Rows :T are then c_{t-1} and rows 1: c_t, both without a copy."""
+    T, B, G = ifgo.shape
+    H = G // 4
+    cs[0] = 0.0
     for t in range(T):
         for b in range(B):
             for h in range(H):
-                u = ifgo[t, b, h] * g[t, b, h]
-                c[t, b, h] = ifgo[t, b, H + h] * c[t - 1, b, h] + u if t else u
-    return c
+                cs[t + 1, b, h] = ifgo[t, b, H + h] * cs[t, b, h] + ifgo[t, b, h] * ifgo[t, b, 2 * H + h]
 
 
 @njit(cache=True, nogil=True)

@@ -14,12 +14,12 @@ def _lstm_vals(T: int, B: int, H: int, dtype, forget_shift: float, seed: int = 0
     rng = np.random.default_rng(seed)
     pre = rng.standard_normal((T, B, 4 * H))
     pre[..., H:2 * H] += forget_shift
-    ifgo = (1 / (1 + np.exp(-pre))).astype(dtype)  # (T, B, 4H): i f o squashed (the g slot unused)
-    g = np.tanh(pre[..., 2 * H:3 * H]).astype(dtype)  # (T, B, H)
-    c = loops.cell_scan(ifgo, g)
-    i, f, o = (np.ascontiguousarray(ifgo[..., k * H:(k + 1) * H]) for k in (0, 1, 3))
-    return {"i": i, "f": f, "g": g, "o": o, "c": c, "ifgo": ifgo,
-            "c_prev": np.concatenate([np.zeros_like(c[:1]), c[:-1]])}
+    ifgo = (1 / (1 + np.exp(-pre))).astype(dtype)  # (T, B, 4H): i f g o
+    ifgo[..., 2 * H:3 * H] = np.tanh(pre[..., 2 * H:3 * H])  # g_t = tanh(a_g)
+    cs = np.empty((T + 1, B, H), dtype)
+    loops.cell_scan(ifgo, cs)
+    i, f, g, o = (np.ascontiguousarray(ifgo[..., k * H:(k + 1) * H]) for k in range(4))
+    return {"i": i, "f": f, "g": g, "o": o, "c": cs[1:], "ifgo": ifgo, "c_prev": cs[:-1]}
 
 
 def test_cell_scan_is_the_lstm_cell_recursion():
