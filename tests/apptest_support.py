@@ -34,14 +34,56 @@ def chart_payloads(at: AppTest) -> list[dict]:
     return [json.loads(el.proto.bytes) for el in chart_elements(at)]
 
 
+CURSOR = "unrolled_cursor"  # the time cursor's component (ui/cursor.py)
+
+
+def cursor_data(at: AppTest) -> dict | None:
+    """What the page's time cursor was sent ({"t", "T", "label", ...}), or None without one."""
+    found = [json.loads(el.proto.json) for el in at.get("bidi_component")
+             if el.proto.component_name == CURSOR]
+    assert len(found) <= 1, f"one time cursor per page, found {len(found)}"
+    return found[0] if found else None
+
+
+def move_cursor(at: AppTest, t: int, state_key: str = "view_t") -> AppTest:
+    """Move the time cursor to t as the browser's move does when it reaches the server."""
+    at.session_state[state_key] = t
+    return at.run()
+
+
+def shown(payload: dict, t: int | None) -> dict:
+    """The figure as the browser draws it with the time cursor at t (plot_component.js): the
+    cursor lines that travel apart ("cursor") placed at t, the values readout's row t."""
+    fig = decode(payload["figure"])
+    if t is None:
+        return fig
+    for ln in payload.get("cursor", ()):
+        along, across = ("x", "y") if ln["axis"] == "x" else ("y", "x")
+        fig["layout"].setdefault("shapes", []).append({
+            "type": "line", "name": "time cursor", "xref": ln["xref"], "yref": ln["yref"],
+            f"{along}0": t, f"{along}1": t, f"{across}0": ln["from"], f"{across}1": ln["to"],
+            "line": ln["line"]})
+    values = payload.get("values")
+    if values and values["start"] <= t < values["stop"]:
+        row = t - values["start"]
+        for trace, y in zip(fig["data"], decode(values["y"]), strict=False):
+            trace["y"] = y[row]
+        word = values["words"][row] if values["words"] else ""
+        fig["layout"]["title"]["text"] = f"{values['title'][0]}{t}{word}{values['title'][1]}"
+    return fig
+
+
 def chart_specs(at: AppTest) -> list[dict]:
-    """The decoded figure of every chart on the page (numpy arrays for typed arrays)."""
-    return [decode(p["figure"]) for p in chart_payloads(at)]
+    """The decoded figure of every chart on the page (numpy arrays for typed arrays), as the
+    browser draws it at the page's time cursor."""
+    t = (cursor_data(at) or {}).get("t")
+    return [shown(p, t) for p in chart_payloads(at)]
 
 
 def charts_by_key(at: AppTest) -> dict[str, dict]:
-    """The decoded figure of every chart on the page, by its key."""
-    return {p["key"]: decode(p["figure"]) for p in chart_payloads(at)}
+    """The decoded figure of every chart on the page, by its key, as the browser draws it."""
+    t = (cursor_data(at) or {}).get("t")
+    return {p["key"]: shown(p, t) for p in chart_payloads(at)}
 
 
 FAILURE = "simulated engine failure"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from apptest_support import charts_by_key, ok, run_page
+from apptest_support import charts_by_key, move_cursor, ok, run_page
 from markdown_text import plain
 from plotly_decode import data_digest
 from streamlit.testing.v1 import AppTest
@@ -148,8 +148,7 @@ def test_shared_input_moves_both_sides():
     assert heatmap(figs["cmp_grad_a"], "log10|dL/dh|")["z"].shape[1] == 20
     assert heatmap(figs["cmp_grad_b"], "log10|dL/dh|")["z"].shape[1] == 20
     assert at.session_state["cmp_view_t"] == 19, "the one cursor follows T"
-    at.slider(key="cmp_view_t").set_value(5)
-    ok(at.run())
+    ok(move_cursor(at, 5, "cmp_view_t"))
     for key in ("cmp_grad_a", "cmp_grad_b", "cmp_norm_a", "cmp_norm_b", "cmp_ratio"):
         shapes = charts(at)[key]["layout"]["shapes"]
         assert [s["x0"] for s in shapes if s.get("xref") != "x domain"] == [5], key

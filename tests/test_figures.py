@@ -301,18 +301,52 @@ def test_stacked_plots_share_one_time_axis(lstm):
     assert "title" not in lay["xaxis"] and lay["xaxis3"]["title"]["text"] == "step t"
 
 
-def test_values_row_is_replaced_without_touching_the_time_rows(lstm):
+def test_a_row_that_is_not_time_keeps_its_own_axes(lstm):
     parts = [gradient.grad_heatmap_figure(lstm, cursor=0), gradient.vectors_figure(lstm, t=0)]
     d = stack.stack_figures(parts, [250, 200], "G", time_rows=1)
     assert "matches" not in d["layout"]["xaxis2"], "units are not time"
     assert d["layout"]["yaxis4"]["overlaying"] == "y2", "dL/dh_t keeps its right-hand axis"
-    new = stack.replace_row(d, 2, gradient.vectors_figure(lstm, t=7))
-    s = spec(plotly.io.to_json(new, validate=False))
-    by = {tr["name"]: tr for tr in s["data"] if tr.get("xaxis") == "x2"}
-    np.testing.assert_allclose(by["h_t"]["y"], lstm.hidden[0, 7, 0], rtol=1e-6)
-    assert by["dL/dh_t (right axis)"]["yaxis"] == "y4" and len(s["data"]) == len(d["data"])
-    assert "t = 7" in s["layout"]["annotations"][1]["text"] and "t = 0" in d["layout"]["annotations"][1]["text"]
-    assert new["data"][0] is d["data"][0], "the heatmap row is reused as it is"
+
+
+def test_split_cursor_keeps_the_figure_and_the_lines_style(lstm):
+    d = forward.gates_figure(lstm, cursor=4).to_plotly_json()
+    other = dict(type="line", x0=1, x1=1, y0=0, y1=1)
+    d["layout"]["shapes"] = [*d["layout"]["shapes"], other]
+    fig, lines = stack.split_cursor(d)
+    assert fig["layout"]["shapes"] == [other], "only the cursor lines leave the figure"
+    assert lines and all(ln["axis"] == "x" and ln["line"]["color"] == theme.CURSOR_LINE["color"]
+                         for ln in lines)
+    assert {(ln["from"], ln["to"]) for ln in lines} == {(0, 1)}
+    assert len(d["layout"]["shapes"]) == len(lines) + 1, "the input is not modified"
+    moved = stack.split_cursor(stack.move_cursor(d, 9))
+    assert moved == (fig, lines), "what is sent does not depend on t"
+    cross = stack.split_cursor(attention_figure_json(lstm))[1]
+    assert {ln["axis"] for ln in cross} == {"x", "y"}, "the attention map's row and column"
+
+
+def attention_figure_json(trace) -> dict:
+    """A figure with a cursor cross like the attention map's: a column line and a row line."""
+    line = dict(theme.CURSOR_LINE)
+    return {"data": [], "layout": {"shapes": [
+        dict(type="line", name=base.CURSOR, x0=5, x1=5, xref="x", y0=0, y1=1, yref="y domain", line=line),
+        dict(type="line", name=base.CURSOR, x0=0, x1=1, xref="x domain", y0=5, y1=5, yref="y", line=line)]}}
+
+
+def test_values_window_holds_the_readout_of_every_step_in_it(lstm):
+    T, H = lstm.hidden.shape[1], lstm.hidden.shape[-1]
+    for t in (0, T // 2, T - 1):
+        w = gradient.values_window(lstm, t=t)
+        assert w["start"] <= t < w["stop"] <= T
+        for s in (w["start"], t, w["stop"] - 1):
+            shown = spec(gradient.vectors_figure(lstm, t=s))
+            for line, y in zip(shown["data"], w["y"], strict=True):
+                np.testing.assert_array_equal(y[s - w["start"]], line["y"])
+            title = f"{w['title'][0]}{s}{w['title'][1]}"
+            assert shown["layout"]["title"]["text"] == title
+    block = max(1, gradient.VALUES_BUDGET // (3 * H))
+    assert gradient.values_window(lstm, t=0)["stop"] == min(T, 3 * block)
+    a, b = (gradient.values_window(lstm, t=t) for t in (block, 2 * block - 1))
+    assert a["start"] == b["start"], "a move within a block sends the same window"
 
 
 def test_move_cursor_moves_only_the_cursor_lines(lstm):

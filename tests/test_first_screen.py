@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from apptest_support import chart_specs, ok, run_page
+from apptest_support import chart_specs, cursor_data, ok, run_page
 from streamlit.testing.v1 import AppTest
 
 from dashboard.screens import compare as compare_page
@@ -97,14 +97,15 @@ def test_compare_explains_both_cells():
 def test_sentence_words_reach_the_chart_spec():
     text = "what time is it when the last train leaves"
     at = ok(app({"task": "sentence", "text": text, "hidden_size": "4", "loss": "last"}))
-    (grad,) = chart_specs(at)
+    grad, values = chart_specs(at)
     axes = [v for k, v in grad["layout"].items() if k.startswith("xaxis")]
-    named = [a for a in axes if "ticktext" in a]
-    assert len(named) == len(axes) - 1, "every time row; not the values-over-units row"
-    assert all(a["ticktext"][0] == "what" and a["ticktext"][-1] == "leaves" for a in named)
+    assert axes and all(a["ticktext"][0] == "what" and a["ticktext"][-1] == "leaves"
+                        for a in axes), "every time row names its words"
+    assert "ticktext" not in values["layout"].get("xaxis", {}), "units, not words"
     rows = [n["text"] for n in grad["layout"]["annotations"]]
     assert any(r.startswith("How much each word reaches the loss") for r in rows)
-    assert any(r.startswith('Values at step t = 8 ("leaves")') for r in rows)
+    assert values["layout"]["title"]["text"].startswith('Values at step t = 8 ("leaves")')
+    assert cursor_data(at)["labels"][0] == "what", "the cursor names the word at t"
 
 
 def test_a_batch_is_described_by_its_median():
@@ -112,7 +113,7 @@ def test_a_batch_is_described_by_its_median():
                  "loss": "last", "hidden_size": "6"}))
     line = summary(at)
     assert "|dL/dh_t| (median over 8 samples) shrinks by" in line and "10-90 %" in line
-    (grad,) = chart_specs(at)
+    grad, _ = chart_specs(at)
     names = {tr.get("name") for tr in grad["data"]}
     assert {"10-90 % of 8 samples", "median of 8 samples", "fitted decay (median)"} <= names
     cmp = ok(app({"a.batch_size": "8", "a.seq_len": "30", "a.hidden_size": "6"},

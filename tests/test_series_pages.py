@@ -40,10 +40,10 @@ def plain(elements) -> str:
 
 
 def last_h(at: AppTest) -> np.ndarray:
-    """h_t at the last step, as the gradient view's 'values at t' row draws it."""
-    grad = next(s for s in chart_specs(at) if any(
-        "Values at step t" in a.get("text", "") for a in s["layout"].get("annotations", [])))
-    return np.asarray(next(tr["y"] for tr in grad["data"] if tr.get("name") == "h_t"))
+    """h_t at the last step, as the 'values at t' chart draws it."""
+    values = next(s for s in chart_specs(at)
+                  if s["layout"]["title"]["text"].startswith("Values at step t"))
+    return np.asarray(next(tr["y"] for tr in values["data"] if tr.get("name") == "h_t"))
 
 
 def h_of(config: Config, values) -> np.ndarray:

@@ -125,10 +125,10 @@ def test_word_reach_is_the_input_gradient_norm(sentence):
     assert title.startswith("How much each word reaches the loss") and '("what")' in title
     assert f"{g[0]:.2g}" in title and f"{g[-1]:.2g}" in title
     assert g[0] < 1e-3 * g[-1], "the tanh RNN's first word barely reaches the loss"
-    stacked, _, _ = views.build_view("gradient", sentence, 0, 0, 0)
+    stacked, _ = views.build_view("gradient", sentence, 0, 0, 0)
     rows = [a["text"] for a in stacked["layout"]["annotations"]]
     assert any(r.startswith("How much each word reaches") for r in rows), "in the gradient view"
-    numbered, _, _ = views.build_view("gradient", unroll(Config(seq_len=8, hidden_size=3)), 0, 0, 0)
+    numbered, _ = views.build_view("gradient", unroll(Config(seq_len=8, hidden_size=3)), 0, 0, 0)
     assert not any("reaches" in a["text"] for a in numbered["layout"]["annotations"])
 
 

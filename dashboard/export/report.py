@@ -35,14 +35,16 @@ def view_figures(trace: Trace, view: View) -> list[tuple[str, go.Figure]]:
         fig = views.view_figure(view.view, trace, where, t)
         if fig is not None:
             out.append(({"gradient": "grad"}.get(view.view, view.view), fig))
-        if view.view == "gradient" and trace.influence is not None:
-            out.append(("influence", gradient.influence_figure(trace, cursor=t)))
+        if view.view == "gradient":  # the values at t right under the time plots
+            out.append(("vectors", gradient.vectors_figure(trace, t=t, **where)))
+            if trace.influence is not None:
+                out.append(("influence", gradient.influence_figure(trace, cursor=t)))
     elif view.view == "spectrum":
         out.append(("spectrum", spectrum.spectrum_figure(trace, view.layer, d)))
     elif view.view == "animate":  # the report plays at the page's default speed
         out.append(("anim", animation_figure([("", trace)], frame_ms=int(1000 / DEFAULT_SPEED),
                                              **where)))
-    if view.view != "gradient":  # the gradient view carries the values at t as its last row
+    if view.view != "gradient":  # the gradient view draws it under its time plots
         out.append(("vectors", gradient.vectors_figure(trace, t=t, **where)))
     return out
 

@@ -228,6 +228,20 @@ def influence_figure(trace: Trace, cursor: int | None = None) -> go.Figure:
                       theme.HEATMAP_HEIGHT)
 
 
+def _value_lines(trace: Trace, ld: int, sample: int, steps) -> list[tuple[str, np.ndarray, str]]:
+    """The values readout's lines at `steps` (an index or a slice of t): h_t, then c_t (LSTM),
+    phi'(a_t) (RNN) or z_t (GRU), then dL/dh_t; as (name, values, colour)."""
+    left = [("h_t", trace.hidden[ld, steps, sample], theme.LINE_COLORS["hidden_path"])]
+    if trace.cell is not None:
+        left.append(("c_t", trace.cell[ld, steps, sample], theme.LINE_COLORS["cell_path"]))
+    elif trace.act_deriv is not None:
+        left.append(("phi'(a_t)", trace.act_deriv[ld, steps, sample], theme.GATE_COLORS["a"]))
+    else:
+        left.append(("z_t", trace.gates["z"][ld, steps, sample], theme.GATE_COLORS["z"]))
+    return [*left, ("dL/dh_t (right axis)", trace.grad_hidden[ld, steps, sample],
+                    theme.LINE_COLORS["output"])]
+
+
 @plain_figure
 def vectors_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int = 0,
                    t: int = 0) -> dict:
@@ -236,18 +250,11 @@ def vectors_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int
     ld = trace.layer_index(layer, direction)
     H = trace.hidden.shape[-1]
     u = np.arange(H, dtype=np.int32)
-    left = [("h_t", trace.hidden[ld, t, sample], theme.LINE_COLORS["hidden_path"])]
-    if trace.cell is not None:
-        left.append(("c_t", trace.cell[ld, t, sample], theme.LINE_COLORS["cell_path"]))
-    elif trace.act_deriv is not None:
-        left.append(("phi'(a_t)", trace.act_deriv[ld, t, sample], theme.GATE_COLORS["a"]))
-    else:
-        left.append(("z_t", trace.gates["z"][ld, t, sample], theme.GATE_COLORS["z"]))
+    lines = _value_lines(trace, ld, sample, t)
     data = [dict(type="scatter", x=u, y=f32(v), mode="lines", name=name,
-                 line=dict(color=color, width=1.5, shape="hvh")) for name, v, color in left]
-    data.append(dict(type="scatter", x=u, y=f32(trace.grad_hidden[ld, t, sample]), mode="lines",
-                     name="dL/dh_t (right axis)", yaxis="y2",
-                     line=dict(color=theme.LINE_COLORS["output"], width=1.5, shape="hvh")))
+                 line=dict(color=color, width=1.5, shape="hvh"),
+                 **({"yaxis": "y2"} if k == len(lines) - 1 else {}))
+            for k, (name, v, color) in enumerate(lines)]
     layout = layout_data(f"Values at step t = {t}{step_name(trace, t)}"
                          f"{where_note(trace, layer, direction, sample)}", 360)
     layout.update(yaxis=dict(title=dict(text="value")),
@@ -256,3 +263,27 @@ def vectors_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int
                   xaxis=dict(title=dict(text="unit")), margin={**theme.MARGIN, "r": 70, "b": 90},
                   legend=dict(orientation="h", x=0, xanchor="left", y=-0.22, yanchor="top"))
     return {"data": data, "layout": layout}
+
+
+VALUES_BUDGET = 2 ** 14  # numbers per line of values_window: 64 steps at H = 256, all of T = 50
+
+
+def values_window(trace: Trace, layer: int = 0, direction: int = 0, sample: int = 0,
+                  t: int = 0) -> dict:
+    """vectors_figure's lines at every step of a window of steps around t, for the browser to
+    redraw the readout when the time cursor moves (ui/cursor.py): {"start", "stop" (the steps
+    [start, stop)), "y" (per line, (stop - start, H) float32), "title" (the readout's title
+    before and after the step), "words" (per step the step's name, or None)}. The window is
+    the block of steps holding t and one block either side, so a move within the block sends
+    the same window again (and Streamlit's message cache passes it as a reference)."""
+    ld = trace.layer_index(layer, direction)
+    T, H = trace.hidden.shape[1], trace.hidden.shape[-1]
+    block = max(1, VALUES_BUDGET // (3 * H))
+    start = max(0, (t // block - 1) * block)
+    stop = min(T, start + 3 * block)
+    lines = _value_lines(trace, ld, sample, slice(start, stop))
+    words = ([step_name(trace, s) for s in range(start, stop)]
+             if trace.step_labels is not None else None)
+    return {"start": start, "stop": stop, "y": [f32(v) for _, v, _ in lines],
+            "title": ["Values at step t = ", where_note(trace, layer, direction, sample)],
+            "words": words}

@@ -1,5 +1,5 @@
 """Stacked figures: several one-plot figures drawn as one, on one time axis, and the cheap edits
-of a stacked figure's JSON (a redrawn row, a moved cursor) that spare rebuilding it. Pure: no
+of a stacked figure's JSON (a moved cursor, the cursor split off for the browser). Pure: no
 Streamlit. Every function takes figures or their JSON (fig.to_plotly_json(), or a plain builder's
 .json(...), see base.plain_figure) and returns JSON, never modifying its input.
 """
@@ -80,21 +80,6 @@ def stack_figures(parts: list[go.Figure | dict], heights: list[int], title: str,
     return {"data": data, "layout": layout}
 
 
-def replace_row(spec: dict, row: int, part: go.Figure | dict) -> dict:
-    """A stack_figures JSON dict with row `row` (1-based) drawn from `part` instead: its traces
-    and its subplot title; the row's axes and the other rows are kept as they are (the values
-    at a new step t without rebuilding the rest). The input is not modified."""
-    rows = len(spec["layout"]["annotations"])
-    xa, _, _ = _row_axes(row, rows)
-    new = figure_json(part)
-    data = [tr for tr in spec["data"] if tr.get("xaxis", "x") != xa]
-    at = next((k for k, tr in enumerate(spec["data"]) if tr.get("xaxis", "x") == xa), len(data))
-    notes = list(spec["layout"]["annotations"])
-    notes[row - 1] = {**notes[row - 1], "text": _row_title(new)}
-    return {**spec, "data": data[:at] + _row_traces(new, row, rows) + data[at:],
-            "layout": {**spec["layout"], "annotations": notes}}
-
-
 def move_cursor(spec: dict, t: int | None) -> dict:
     """A figure's JSON dict with its cursor lines (base.CURSOR) moved to step t (removed for
     None): a time-cursor move without rebuilding the figure. The input is not modified."""
@@ -105,6 +90,25 @@ def move_cursor(spec: dict, t: int | None) -> dict:
         elif t is not None:
             shapes.append({**sh, "x0": t, "x1": t})
     return {**spec, "layout": {**spec.get("layout", {}), "shapes": shapes}}
+
+
+def split_cursor(spec: dict) -> tuple[dict, list[dict]]:
+    """(the figure's JSON dict without its cursor lines, the lines' place and style without their
+    step): what a chart that follows the time cursor in the browser is sent, so that its JSON no
+    longer depends on t (ui/cursor.py). Each line: {"axis": "x" for a vertical line at x = t
+    ("y" for a horizontal one at y = t), "xref", "yref", "from", "to" (its extent along the
+    other axis), "line"}. The input is not modified."""
+    kept, lines = [], []
+    for sh in spec.get("layout", {}).get("shapes", ()):
+        if sh.get("name") != CURSOR:
+            kept.append(sh)
+            continue
+        vertical = "domain" not in str(sh.get("xref", "x"))
+        span = ("y0", "y1") if vertical else ("x0", "x1")
+        lines.append({"axis": "x" if vertical else "y", "xref": sh.get("xref", "x"),
+                      "yref": sh.get("yref", "y"), "from": sh.get(span[0], 0),
+                      "to": sh.get(span[1], 1), "line": dict(sh.get("line") or {})})
+    return {**spec, "layout": {**spec.get("layout", {}), "shapes": kept}}, lines
 
 
 def _row_axes(row: int, rows: int) -> tuple[str, str, str]:

@@ -1,7 +1,8 @@
 """The Explore page's time views as single figures (pure: no Streamlit): each view's plots stacked
-on one time axis (stack.stack_figures), the values at step t as the last row of the gradient
-view. dashboard/ui/charts.py caches and draws these; dashboard/export/ puts the same figures in
-the HTML report.
+on one time axis (stack.stack_figures). The values at step t are a chart of their own
+(gradient.vectors_figure), which the browser redraws when the time cursor moves (ui/cursor.py).
+dashboard/ui/charts.py caches and draws these; dashboard/export/ puts the same figures in the
+HTML report.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from engine import Trace
 
 GRADIENT_HEIGHTS = (250, 190, 150)  # px: |dL/dh_t| heatmap, its norm, the BPTT terms
 REACH_HEIGHT = 170  # px: ||dL/dx_t|| per word, in the gradient view of a sentence
-VALUES_HEIGHT = 200  # px: the values over units at step t, under a view's time plots
 STATE_HEIGHT = 230  # px per stacked state heatmap (h_t, c_t)
-VALUES = "vectors_figure"  # the values-at-t plot: the one row of a view that a cursor move redraws
 
 
 def _parts(name: str, trace: Trace, layer: int, direction: int, sample: int) -> tuple[list, str]:
@@ -34,10 +33,8 @@ def _parts(name: str, trace: Trace, layer: int, direction: int, sample: int) -> 
                     trace, sample=sample, cursor=0), REACH_HEIGHT)]
                   if trace.step_labels is not None else []),
                 ("weight_terms_figure",
-                 lambda: gradient.weight_terms_figure.json(trace, layer, direction, cursor=0), b),
-                (VALUES,
-                 lambda: gradient.vectors_figure.json(trace, layer, direction, sample, t=0),
-                 VALUES_HEIGHT)], f"Gradient through time{note}"
+                 lambda: gradient.weight_terms_figure.json(trace, layer, direction, cursor=0), b)
+                ], f"Gradient through time{note}"
     if name == "hidden":
         qs = ["hidden"] + (["cell"] if trace.cell is not None else [])
         return [("state_figure", lambda q=q: forward.state_figure.json(trace, q, **where),
@@ -51,38 +48,26 @@ def _parts(name: str, trace: Trace, layer: int, direction: int, sample: int) -> 
 
 
 def build_view(name: str, trace: Trace, layer: int, direction: int, sample: int
-               ) -> tuple[dict | None, list[str], int]:
-    """(the view's figure as JSON with its cursor at step 0, messages for plots that failed, the
-    row of its values-at-t plot or 0)."""
+               ) -> tuple[dict | None, list[str]]:
+    """(the view's figure as JSON with its cursor at step 0, messages for plots that failed)."""
     parts, title = _parts(name, trace, layer, direction, sample)
-    figs, heights, errors, values_row = [], [], [], 0
+    figs, heights, errors = [], [], []
     for builder, build, height in parts:
         try:
             figs.append(build())
             heights.append(height)
-            values_row = len(figs) if builder == VALUES else values_row
         except Exception as e:  # noqa: BLE001 - one failing plot must not take the others down
             errors.append(f"Could not draw this plot ({builder}): {type(e).__name__}: {e}")
     if not figs:
-        return None, errors, 0
+        return None, errors
     if len(parts) == 1:
-        return stack.figure_json(figs[0]), errors, 0
-    time_rows = len(figs) - (1 if values_row else 0)
-    return stack.stack_figures(figs, heights, title, time_rows), errors, values_row
-
-
-def with_cursor(spec: dict, values_row: int, trace: Trace, where: dict, t: int) -> go.Figure:
-    """The built view with its values row redrawn for step t and its cursor lines moved to t."""
-    if values_row:
-        values = gradient.vectors_figure.json(trace, t=t, **where)
-        spec = stack.replace_row(spec, values_row, values)
-    # _validate=False: the spec came out of Plotly already validated; re-checking every property
-    # costs more than the rest of a cursor move
-    return go.Figure(stack.move_cursor(spec, t), _validate=False)
+        return stack.figure_json(figs[0]), errors
+    return stack.stack_figures(figs, heights, title), errors
 
 
 def view_figure(name: str, trace: Trace, where: dict, t: int) -> go.Figure | None:
     """The figure the Explore page draws for a time view, cursor at t (None if every plot failed)."""
-    spec, _, values_row = build_view(name, trace, where["layer"], where["direction"],
-                                     where["sample"])
-    return None if spec is None else with_cursor(spec, values_row, trace, where, t)
+    spec, _ = build_view(name, trace, where["layer"], where["direction"], where["sample"])
+    # _validate=False: the spec came out of Plotly already validated; re-checking every property
+    # costs more than the rest of a cursor move
+    return None if spec is None else go.Figure(stack.move_cursor(spec, t), _validate=False)

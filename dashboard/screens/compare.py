@@ -25,6 +25,7 @@ from dashboard.ui import present as present_ui
 from dashboard.ui import series as series_ui
 from dashboard.ui import weights as weights_ui
 from dashboard.ui.charts import draw, guarded
+from dashboard.ui.cursor import following
 from dashboard.ui.widgets import (
     GROUP_TITLES,
     applies,
@@ -295,12 +296,13 @@ def _main_view(a: Config, b: Config, series: series_ui.SeriesData) -> None:
         st.error(f"Could not build the summary table: {type(e).__name__}: {md(str(e))}")
     tabs = st.tabs([CS.COMPARE_VIEW_TITLES[v] for v in CS.COMPARE_VIEWS], key=view_key("tab"),
                    on_change="rerun", default=CS.COMPARE_VIEW_TITLES[CS.DEFAULT_VIEW.view])
-    for name, tab in zip(CS.COMPARE_VIEWS, tabs, strict=True):
-        if not tab.open:
-            continue
-        with tab:
-            st.caption(explain(name, a, b))
-            _draw(name, ta, tb, where, t)
+    with following():  # both sides' cursor lines move in the browser (ui/cursor.py)
+        for name, tab in zip(CS.COMPARE_VIEWS, tabs, strict=True):
+            if not tab.open:
+                continue
+            with tab:
+                st.caption(explain(name, a, b))
+                _draw(name, ta, tb, where, t)
 
 
 def _draw(name: str, ta: Trace, tb: Trace, where: dict, t: int) -> None:

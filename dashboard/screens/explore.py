@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard.figures import attention, equations, gradient, readouts, spectrum
 from dashboard.figures.animation import DEFAULT_SPEED, SPEEDS, animation_figure
+from dashboard.figures.base import shown_word
 from dashboard.safe import md
 from dashboard.state import explore as S
 from dashboard.state.limits import size_problem
@@ -17,6 +18,7 @@ from dashboard.ui import export as export_ui
 from dashboard.ui import series as series_ui
 from dashboard.ui import weights as weights_ui
 from dashboard.ui.charts import draw, guarded, view_figure
+from dashboard.ui.cursor import following
 from dashboard.ui.widgets import (
     config_ui,
     current_values,
@@ -193,7 +195,8 @@ def _main_view(config: Config, data: series_ui.SeriesData) -> None:
         return
     T = trace.inputs.shape[0]
     summary = st.empty()  # the decay sentence, right under the title (filled once the view is known)
-    view = view_controls([config], T, view_key, S.VIEW_TITLES)
+    words = None if trace.step_labels is None else [shown_word(w) for w in trace.step_labels]
+    view = view_controls([config], T, view_key, S.VIEW_TITLES, labels=words)
     sync_url(S.state_to_query(config, view))
     st.session_state["_explore_last"] = (config, view)  # restored after a visit to another page
     flags = readouts.flag_lines(trace)
@@ -210,14 +213,15 @@ def _main_view(config: Config, data: series_ui.SeriesData) -> None:
     t = view.cursor(T)
     tabs = st.tabs([S.VIEW_TITLES[v] for v in S.VIEWS], key=view_key("tab"), on_change="rerun",
                    default=S.VIEW_TITLES[S.DEFAULT_VIEW.view])
-    for name, tab in zip(S.VIEWS, tabs, strict=True):
-        if not tab.open:
-            continue
-        with tab:
-            st.caption(explain(name, config.cell))
-            _draw(name, trace, where, t, view)
-    if view.view != "gradient":  # the gradient view draws the values at t as its last row
-        draw(gradient.vectors_figure, trace, t=t, key="fig_vectors", **where)
+    with following():  # the charts' cursor lines and the values at t move in the browser
+        for name, tab in zip(S.VIEWS, tabs, strict=True):
+            if not tab.open:
+                continue
+            with tab:
+                st.caption(explain(name, config.cell))
+                _draw(name, trace, where, t, view)
+        if view.view != "gradient":  # the gradient view draws it under its time plots
+            _values(trace, where, t)
     _equations(trace, t, where)
     export_ui.export_section(trace, view, {n: explain(n, config.cell) for n in S.VIEWS}, source=weights_ui.export_source(data.source))
 
@@ -251,12 +255,26 @@ ATTENTION_NOTE = ("With the attention readout the output at step t reads every e
                   "every step in between, and dL/dh_t no longer fades with the distance.")
 
 
+def _values(trace: Trace, where: dict, t: int) -> None:
+    """The values over units at step t, with the window of steps around t that the browser
+    redraws it from when the cursor moves (built at the window's first step: the same chart
+    for every t in the window, so a move's rerun resends nothing new)."""
+    try:
+        window = gradient.values_window(trace, t=t, **where)
+    except Exception as e:  # noqa: BLE001 - the page never shows a traceback
+        st.error(f"Could not draw this plot (vectors_figure): {type(e).__name__}: {md(str(e))}")
+        return
+    draw(gradient.vectors_figure, trace, t=window["start"], key="fig_vectors", values=window,
+         **where)
+
+
 def _draw(name: str, trace: Trace, where: dict, t: int, view: View) -> None:
     """The figures of one view."""
     if name in ("signals", "hidden", "gates"):  # one cached figure each; the cursor is moved
         draw(view_figure, name, trace, where, t, view, key=f"fig_{name}")
-    elif name == "gradient":  # heatmap, norm and BPTT terms on one time axis
+    elif name == "gradient":  # heatmap, norm and BPTT terms on one time axis, the values at t
         draw(view_figure, name, trace, where, t, view, key="fig_grad")
+        _values(trace, where, t)
         if trace.attention is not None:  # the attention readout: what each step's output reads
             draw(attention.attention_figure, trace, sample=where["sample"], cursor=t,
                  key="fig_attention")

@@ -54,9 +54,10 @@ def guarded(body, hint: str) -> None:
                  f"{md(str(e))}. {hint}")
 
 
-def draw(build, *args, key: str, **kwargs) -> None:
+def draw(build, *args, key: str, values: dict | None = None, **kwargs) -> None:
     """Build one figure and draw it; a failure becomes a message, never a traceback. A builder
-    that returns None (it already said why) draws nothing."""
+    that returns None (it already said why) draws nothing. values: the values readout's window
+    for the browser's time cursor (ui/cursor.py)."""
     try:
         fig = build(*args, **kwargs)
         if fig is not None and present_ui.presenting():
@@ -65,36 +66,28 @@ def draw(build, *args, key: str, **kwargs) -> None:
         st.error(f"Could not draw this plot ({build.__name__}): {type(e).__name__}: {md(str(e))}")
         return
     if fig is not None:
-        plotly_chart(fig, key=key, config=plotly_config(key))
+        plotly_chart(fig, key=key, config=plotly_config(key), values=values)
 
 
 @st.cache_data(max_entries=24, ttl=CACHE_TTL, show_spinner=False)
 def view_spec(config: Config, influence: bool, jacobian: bool, name: str, layer: int,
               direction: int, sample: int, _trace: Trace,
-              weights_sha256: str | None = None) -> tuple[dict | None, list[str], int]:
-    """(the view's figure as JSON with its cursor at step 0, messages for plots that failed, the
-    row of its values-at-t plot or 0). Keyed by what the trace was computed from and the view:
-    built once, whatever the cursor (figures/views.py). weights_sha256: an uploaded model's
-    file (compute.own_trace), whose weights the config does not describe."""
+              weights_sha256: str | None = None) -> tuple[dict | None, list[str]]:
+    """(the view's figure as JSON with its cursor at step 0, messages for plots that failed).
+    Keyed by what the trace was computed from and the view: built once, whatever the cursor
+    (figures/views.py). The page draws the values at step t as a chart of its own (the browser
+    redraws it when the cursor moves), so the view is built without that row. weights_sha256:
+    an uploaded model's file (compute.own_trace), whose weights the config does not describe."""
     return stacked.build_view(name, _trace, layer, direction, sample)
 
 
 def view_figure(name: str, trace: Trace, where: dict, t: int, view) -> go.Figure | None:
     """An Explore time view (its plots stacked on one time axis) with the time cursor at t: the
-    cached figure with its cursor lines moved and its values-at-t row rebuilt. A plot that failed
-    is a message; the others draw."""
-    spec, errors, values_row = view_spec(trace.config, view.influence, view.jacobian, name,
-                                         where["layer"], where["direction"], where["sample"], trace,
-                                         getattr(trace, "weights_sha256", None))
+    cached figure with its cursor lines moved. A plot that failed is a message; the others draw."""
+    spec, errors = view_spec(trace.config, view.influence, view.jacobian, name, where["layer"],
+                             where["direction"], where["sample"], trace,
+                             getattr(trace, "weights_sha256", None))
     for e in errors:
         st.error(md(e))
-    if spec is None:
-        return None
-    try:  # the values at t: the one part a cursor move rebuilds; the lines move to t
-        return stacked.with_cursor(spec, values_row, trace, where, t)
-    except Exception as e:  # noqa: BLE001 - the rest of the figure still draws
-        if not values_row:  # nothing was rebuilt: not a failing plot, a failing page
-            raise
-        st.error(f"Could not draw this plot (vectors_figure): {type(e).__name__}: {md(str(e))}")
-        return stacked.with_cursor(stack.replace_row(spec, values_row, go.Figure()), 0, trace,
-                                   where, t)
+    # _validate=False: the spec came out of Plotly already validated
+    return None if spec is None else go.Figure(stack.move_cursor(spec, t), _validate=False)

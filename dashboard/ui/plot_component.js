@@ -1,6 +1,7 @@
 // Unrolled's chart element (see plot_component.py for why it exists): draws a Plotly figure once,
 // then redraws the same chart in place with one Plotly.react call per update.
 
+const CURSOR_EVENT = "unrolled:cursor"; // sent by the time cursor (cursor_component.js)
 const PLOTLY_URL = "app/static/plotly.min.js"; // Streamlit's static file serving (plot_component.py)
 const EXPAND = {width: 512, height: 512, path: "M32 32h160v64H96v96H32V32zm288 0h160v160h-64V96h-96V32zM32 320h64v96h96v64H32V320zm416 0h64v160H320v-64h96v-96z"};
 const COLLAPSE = {width: 512, height: 512, path: "M128 32h64v160H32v-64h96V32zm192 0h64v96h96v64H320V32zM32 320h160v160h-64v-96H32v-64zm288 0h160v64h-96v96h-64V320z"};
@@ -44,6 +45,151 @@ function decode(data) {
   return JSON.parse(new TextDecoder().decode(bytes));
 }
 
+// Plotly's typed-array JSON ({dtype, bdata: base64, shape}) as a typed array.
+const TYPED = {f4: Float32Array, f8: Float64Array, i4: Int32Array, i2: Int16Array, i1: Int8Array,
+               u4: Uint32Array, u2: Uint16Array, u1: Uint8Array};
+function typed(v) {
+  if (!v || typeof v.bdata !== "string") return v;
+  const bin = atob(v.bdata);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new TYPED[v.dtype](bytes.buffer);
+}
+
+// ---- The time cursor (cursor.py, cursor_component.js) -------------------------------------------
+// A chart that follows the cursor comes without its cursor lines (payload.cursor holds their place
+// and style): they are drawn here as thin elements over the plot, moved by the cursor's event in
+// well under a frame. Moving Plotly's own shapes would make Plotly recompute the whole figure
+// (measured in Chromium: 0.5-1.5 s for a 256 x 5000 heatmap). The values readout (payload.values)
+// holds its lines for a window of steps and redraws the row of the new step.
+
+function cursorT() {
+  const c = window.__unrolledCursor;
+  return c && Number.isInteger(c.t) ? c.t : null;
+}
+
+function axisOf(fl, ref) {
+  const id = String(ref).split(" ")[0]; // "x2 domain" -> x2
+  return fl[(id[0] === "x" ? "xaxis" : "yaxis") + id.slice(1)];
+}
+
+function lineStyle(line) {
+  const dash = line.dash && line.dash !== "solid" ? (line.dash === "dot" ? "dotted" : "dashed") : "solid";
+  return `${line.width ?? 2}px ${dash} ${line.color || "#000"}`;
+}
+
+function placeCursor(chart) {
+  const lines = chart.cursor || [];
+  const fl = chart.gd._fullLayout;
+  if (!chart.layer) {
+    chart.layer = document.createElement("div");
+    chart.layer.style.cssText = "position:absolute;left:0;top:0;pointer-events:none";
+    chart.box.appendChild(chart.layer);
+  }
+  const layer = chart.layer;
+  while (layer.children.length < lines.length) {
+    const d = document.createElement("div");
+    d.className = "unrolled-cursor-line";
+    d.style.cssText = "position:absolute;width:0;height:0";
+    layer.appendChild(d);
+  }
+  while (layer.children.length > lines.length) layer.lastChild.remove();
+  const t = cursorT();
+  const dx = chart.gd.offsetLeft, dy = chart.gd.offsetTop;
+  lines.forEach((ln, i) => {
+    const div = layer.children[i];
+    const xa = fl && axisOf(fl, ln.xref), ya = fl && axisOf(fl, ln.yref);
+    const along = ln.axis === "x" ? xa : ya, across = ln.axis === "x" ? ya : xa;
+    const p = t === null || !along || !across ? NaN : along.c2p(t);
+    if (!Number.isFinite(p) || p < -0.5 || p > along._length + 0.5) {
+      div.style.display = "none";
+      return;
+    }
+    div.style.display = "block";
+    const style = lineStyle(ln.line);
+    if (ln.axis === "x") { // vertical: from..to is a fraction of the y axis' height, from the bottom
+      Object.assign(div.style, {left: `${dx + along._offset + p}px`, width: "0px",
+        top: `${dy + across._offset + across._length * (1 - ln.to)}px`,
+        height: `${across._length * (ln.to - ln.from)}px`, borderLeft: style, borderTop: "none"});
+    } else {
+      Object.assign(div.style, {top: `${dy + along._offset + p}px`, height: "0px",
+        left: `${dx + across._offset + across._length * ln.from}px`,
+        width: `${across._length * (ln.to - ln.from)}px`, borderTop: style, borderLeft: "none"});
+    }
+  });
+  markStep(chart, t);
+}
+
+function markStep(chart, t) { // for tests and bench_browser: which step this chart shows, and when
+  chart.box.dataset.cursor = t === null ? "" : String(t);
+}
+
+// The cursor lines as Plotly shapes at step t: for the camera's image, which Plotly renders apart.
+function cursorShapes(chart, t) {
+  return (chart.cursor || []).map((ln) => (ln.axis === "x"
+    ? {type: "line", xref: ln.xref, yref: ln.yref, x0: t, x1: t, y0: ln.from, y1: ln.to, line: ln.line}
+    : {type: "line", xref: ln.xref, yref: ln.yref, y0: t, y1: t, x0: ln.from, x1: ln.to, line: ln.line}));
+}
+
+function valuesTitle(v, t) {
+  const word = v.words ? v.words[t - v.start] || "" : "";
+  return `${v.title[0]}${t}${word}${v.title[1]}`;
+}
+
+// The values readout at step t: its lines' y from the window (null when t is outside it).
+function valuesAt(v, t) {
+  if (t === null || t < v.start || t >= v.stop) return null;
+  const r = t - v.start;
+  return v.y.map((a) => a.subarray(r * v.units, (r + 1) * v.units));
+}
+
+// Redraw the readout for the cursor's step; outside the window it greys out until the server's
+// next window arrives (the cursor's move reaches the server when the hand rests).
+async function moveValues(chart) {
+  if (chart.valuesBusy) { chart.valuesAgain = true; return; }
+  chart.valuesBusy = true;
+  try {
+    do {
+      chart.valuesAgain = false;
+      const t = cursorT();
+      const v = chart.values;
+      if (!v || chart.busy || t === chart.valuesT) break;
+      const ys = valuesAt(v, t);
+      if (ys === null) {
+        chart.gd.style.opacity = "0.35";
+        chart.valuesT = null;
+        break;
+      }
+      await window.Plotly.update(chart.gd, {y: ys}, {"title.text": valuesTitle(v, t)},
+                                 ys.map((_, i) => i));
+      chart.gd.style.opacity = "";
+      chart.valuesT = t;
+    } while (chart.valuesAgain);
+  } finally {
+    chart.valuesBusy = false;
+  }
+  drawn(chart);
+}
+
+// Record, after the next paint, the step this chart shows (bench_browser reads it).
+function drawn(chart) {
+  const t = chart.values ? chart.valuesT : cursorT();
+  requestAnimationFrame(() => {
+    (window.__unrolledCursorDrawn ??= {})[chart.key] = {t, at: performance.now()};
+  });
+}
+
+function onCursor(chart) {
+  if (!chart.box.isConnected) { // a chart whose tab was closed: stop listening
+    window.removeEventListener(CURSOR_EVENT, chart.listener);
+    return;
+  }
+  if (chart.busy || !chart.gd._fullLayout) return; // the draw in progress places it when done
+  placeCursor(chart);
+  if (chart.values) moveValues(chart);
+  else drawn(chart);
+}
+
 function message(chart, text) {
   chart.note.textContent = text;
   chart.note.style.display = text ? "block" : "none";
@@ -77,7 +223,11 @@ function makeChart(parent) {
   const gd = document.createElement("div");
   box.append(note, gd);
   parent.appendChild(box);
-  const chart = {box, note, gd, configKey: null, config: null, next: null, busy: false, width: 0};
+  box.style.position = "relative"; // the cursor lines are placed over the plot
+  const chart = {box, note, gd, configKey: null, config: null, next: null, busy: false, width: 0,
+                 cursor: null, values: null, valuesT: null, key: ""};
+  chart.listener = () => onCursor(chart);
+  window.addEventListener(CURSOR_EVENT, chart.listener);
   const toggle = () => (document.fullscreenElement ? document.exitFullscreen() : box.requestFullscreen());
   const button = (on) => ({name: on ? "Close fullscreen" : "Fullscreen",
                            title: on ? "Close fullscreen" : "Fullscreen", icon: on ? COLLAPSE : EXPAND,
@@ -100,15 +250,31 @@ function makeChart(parent) {
   return chart;
 }
 
-function plotConfig(chart, config) {
+// The camera of a chart that follows the cursor: the image Plotly renders apart must carry the
+// cursor lines, which on screen are not Plotly's.
+function cursorCamera(chart, Plotly) {
+  return {name: "toImage", title: "Download plot", icon: Plotly.Icons.camera, click: (gd) => {
+    const fl = gd._fullLayout;
+    const layout = {...gd.layout, width: fl.width, height: fl.height,
+                    shapes: [...(gd.layout.shapes || []), ...cursorShapes(chart, cursorT())]};
+    const opts = (chart.config && chart.config.toImageButtonOptions) || {};
+    Plotly.downloadImage({data: gd.data, layout}, {format: "png", filename: "newplot", ...opts,
+                                                   width: fl.width, height: fl.height});
+  }};
+}
+
+function plotConfig(chart, config, Plotly) {
   // The same config object while nothing in it changes: a new one makes Plotly.react redraw from
   // scratch; the fullscreen button keeps one click function for the chart's life for that reason.
-  const configKey = JSON.stringify(config);
+  const follows = Boolean(chart.cursor && chart.cursor.length);
+  const configKey = JSON.stringify(config) + follows;
   if (configKey !== chart.configKey) {
     chart.configKey = configKey;
     // no upload-to-Plotly-Cloud button (plotly.js shows one by default), no selection tools
-    chart.config = {...config, showSendToCloud: false, modeBarButtonsToAdd: [chart.fullscreen],
-                    modeBarButtonsToRemove: ["lasso2d", "select2d", "sendChartToCloud"]};
+    const add = follows ? [cursorCamera(chart, Plotly), chart.fullscreen] : [chart.fullscreen];
+    const remove = ["lasso2d", "select2d", "sendChartToCloud", ...(follows ? ["toImage"] : [])];
+    chart.config = {...config, showSendToCloud: false, modeBarButtonsToAdd: add,
+                    modeBarButtonsToRemove: remove};
   }
   return chart.config;
 }
@@ -124,10 +290,37 @@ async function draw(chart, payload) {
                                            font: {...(base.font || {}), ...theme.font}}};
   const size = fullscreenSize(chart);
   if (size) Object.assign(layout, size);
+  chart.key = payload.key;
+  chart.cursor = payload.cursor || null;
+  chart.values = payload.values || null;
+  let data = figure.data;
+  if (chart.values) { // the readout at the cursor's step, if the window holds it
+    const t = cursorT();
+    const ys = valuesAt(chart.values, t);
+    chart.valuesT = ys ? t : null;
+    if (ys) {
+      data = data.map((tr, i) => (i < ys.length ? {...tr, y: ys[i]} : tr));
+      layout.title = {...(layout.title || {}), text: valuesTitle(chart.values, t)};
+    }
+    chart.gd.style.opacity = ys || t === null ? "" : "0.35";
+  }
   // the one-object form: it also carries animation frames (the Animate views)
-  await Plotly.react(chart.gd, {data: figure.data, layout, frames: figure.frames,
-                                config: plotConfig(chart, payload.config)});
+  await Plotly.react(chart.gd, {data, layout, frames: figure.frames,
+                                config: plotConfig(chart, payload.config, Plotly)});
   chart.width = chart.box.clientWidth;
+  if (!chart.watching) { // zoom, pan and resize move the axes: the cursor lines follow
+    chart.watching = true;
+    chart.gd.on("plotly_afterplot", () => placeCursor(chart));
+  }
+  placeCursor(chart);
+}
+
+// A payload's window of values: typed arrays decoded once, with the number of units per step.
+function readValues(v) {
+  if (!v) return null;
+  const y = v.y.map(typed);
+  const rows = v.stop - v.start;
+  return {...v, y, units: rows > 0 ? y[0].length / rows : 0};
 }
 
 // Draw the newest figure only: updates that arrive while one is being drawn replace each other.
@@ -149,15 +342,33 @@ function schedule(chart, payload) {
       }
     }
     chart.busy = false;
+    if (chart.values && cursorT() !== chart.valuesT) moveValues(chart); // moved while drawing
+    else drawn(chart);
   })();
+}
+
+// Whether two payloads are the same bytes (the server's redraw after a time cursor move sends the
+// same figures: ui/cursor.py), so that nothing is decoded or drawn again.
+function same(a, b) {
+  if (a === b) return true;
+  if (typeof a === "string" || typeof b === "string" || !a || !b) return false;
+  const x = a instanceof ArrayBuffer ? new Uint8Array(a) : a;
+  const y = b instanceof ArrayBuffer ? new Uint8Array(b) : b;
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
 
 export default function (component) {
   const {data, parentElement} = component;
   parentElement.__unrolledChart ??= makeChart(parentElement);
   const chart = parentElement.__unrolledChart;
+  if (chart.last && !chart.note.textContent && same(chart.raw, data)) return;
+  chart.raw = data;
   try {
-    schedule(chart, decode(data));
+    const payload = decode(data);
+    payload.values = readValues(payload.values);
+    schedule(chart, payload);
   } catch (e) {
     fail(chart, `This chart's data could not be read: ${e.message}`);
   }

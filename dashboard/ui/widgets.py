@@ -10,6 +10,7 @@ from dashboard.state.limits import MAX_BATCH, MAX_HIDDEN, MAX_SEQ_LEN
 from dashboard.state.presets import Preset, load_presets
 from dashboard.state.schema import DIRECTIONS, Param, View
 from dashboard.ui import present
+from dashboard.ui.cursor import time_cursor
 from engine import Config
 
 GROUP_TITLES = {"model": "Model", "initialization": "Initialization", "input": "Input",
@@ -112,11 +113,12 @@ def presets_ui() -> None:
 
 
 def view_controls(configs: list[Config], T: int, view_key, titles: dict[str, str],
-                  cursor_label: str = "Time cursor t") -> View:
+                  cursor_label: str = "Time cursor t", labels: list[str] | None = None) -> View:
     """Layer / direction / sample / time cursor above the plots, for one config (Explore) or A
     and B (Compare: up to the smaller depth, reverse only when both are bidirectional); returns
     the current View. T is the trace's length (a sentence has one step per word, so it can be
-    below seq_len). view_key(name) names each control's session-state key."""
+    below seq_len; labels: its words, shown beside t). view_key(name) names each control's
+    session-state key. The time cursor moves the charts in the browser (ui/cursor.py)."""
     ss = st.session_state
     layers = min(c.num_layers for c in configs)
     bidirectional = all(c.bidirectional for c in configs)
@@ -144,10 +146,7 @@ def view_controls(configs: list[Config], T: int, view_key, titles: dict[str, str
     cols[2].number_input("Sample", 0, batch - 1, step=1, key=view_key("sample"),
                          help=S.VIEW_PARAM["sample"].help, disabled=batch == 1)
     with cols[3]:
-        if T > 1:
-            st.slider(cursor_label, 0, T - 1, key=view_key("t"), help=S.VIEW_PARAM["t"].help)
-        else:
-            ss[view_key("t")] = 0
+        time_cursor(cursor_label, T, view_key("t"), help=S.VIEW_PARAM["t"].help, labels=labels)
     tab = next((v for v, title in titles.items() if title == ss.get(view_key("tab"))), View.view)
     t = ss[view_key("t")]
     return View(view=tab, layer=ss[view_key("layer")], direction=ss[view_key("direction")],
