@@ -4,6 +4,7 @@
     python3 dev.py app [streamlit args]   set up if needed, then start the dashboard
     python3 dev.py test [pytest args]     set up if needed, lint (ruff check .), then run the tests
     python3 dev.py bench [args]           set up if needed, then run benchmarks/bench_engine.py
+    python3 dev.py room N [args]          set up if needed, then N replicas behind HAProxy (deploy/)
     python3 dev.py setup                  only the set-up
 
 The set-up creates .venv, installs torch==2.13.0 first (the pin keeps pip on the CPU wheel rather
@@ -135,27 +136,41 @@ def install() -> None:
 CHROMIUM = "/usr/bin/chromium"  # the browser tests drive the system Chromium (never `playwright install`)
 
 
-def ensure_chromium() -> None:
-    """Install Debian's chromium for the browser tests when it is missing and we are root; else
-    only say how (the browser tests then fail with the same hint). Idempotent: one stat when present."""
-    if os.path.exists(CHROMIUM) or not sys.platform.startswith("linux"):
+HAPROXY = "/usr/sbin/haproxy"  # Debian's load balancer: `dev.py room` and tests/test_replicas.py
+
+
+def ensure_debian_package(path: str, package: str, needed_by: str) -> None:
+    """Install Debian's `package` (which provides `path`) when it is missing and we are root; else
+    only say how (what needs it then fails with the same hint). Idempotent: one stat when present."""
+    if os.path.exists(path) or not sys.platform.startswith("linux"):
         return
-    hint = "apt-get update && apt-get install -y chromium"
+    hint = f"apt-get update && apt-get install -y {package}"
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     if not (is_root and shutil.which("apt-get")):
-        say(f"{CHROMIUM} is missing: the browser tests need it ({hint}, as root)")
+        say(f"{path} is missing: {needed_by} need it ({hint}, as root)")
         return
-    say(f"{CHROMIUM} is missing; running as root, so: {hint}")
+    say(f"{path} is missing; running as root, so: {hint}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     if (subprocess.call(["apt-get", "update", "-q"], env=env) != 0
-            or subprocess.call(["apt-get", "install", "-y", "-q", "chromium"], env=env) != 0):
-        say(f"installing chromium failed; the browser tests will fail until {hint} works")
+            or subprocess.call(["apt-get", "install", "-y", "-q", package], env=env) != 0):
+        say(f"installing {package} failed; {needed_by} will fail until {hint} works")
+
+
+def ensure_chromium() -> None:
+    """Debian's chromium for the browser tests (see ensure_debian_package)."""
+    ensure_debian_package(CHROMIUM, "chromium", "the browser tests")
+
+
+def ensure_haproxy() -> None:
+    """Debian's haproxy for `dev.py room` and tests/test_replicas.py (see ensure_debian_package)."""
+    ensure_debian_package(HAPROXY, "haproxy", "`dev.py room` and tests/test_replicas.py")
 
 
 def setup() -> None:
     """Create .venv and install torch then the project, unless the stamp says it is done; make
-    sure Chromium is there for the browser tests."""
+    sure Chromium (the browser tests) and HAProxy (`dev.py room`, test_replicas.py) are there."""
     ensure_chromium()
+    ensure_haproxy()
     if is_set_up():
         return
     start = time.monotonic()
@@ -227,7 +242,7 @@ def main(argv: list[str]) -> int:
         print(f"usage:\n{USAGE}")
         return 0 if argv else 2
     cmd, args = argv[0], argv[1:]
-    if cmd not in ("app", "test", "bench", "setup"):
+    if cmd not in ("app", "test", "bench", "setup", "room"):
         print(f"dev.py: unknown command {cmd!r}\nusage:\n{USAGE}", file=sys.stderr)
         return 2
     try:
@@ -245,6 +260,8 @@ def main(argv: list[str]) -> int:
             print(f"dev.py: {script} does not exist yet", file=sys.stderr)
             return 1
         exec_venv([script, *args])
+    if cmd == "room":  # N replicas of the app behind HAProxy; Ctrl-C stops them all
+        exec_venv([os.path.join("deploy", "room.py"), *args])
     return 0
 
 

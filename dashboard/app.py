@@ -12,11 +12,11 @@ import streamlit as st
 
 try:
     from dashboard.screens import compare, explore, train
-    from dashboard.ui import present, startup
+    from dashboard.ui import present, reconnect, startup
 except ImportError:  # no editable install: Streamlit puts only dashboard/ on sys.path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from dashboard.screens import compare, explore, train
-    from dashboard.ui import present, startup
+    from dashboard.ui import present, reconnect, startup
 
 
 def run() -> None:
@@ -29,6 +29,7 @@ def run() -> None:
              st.Page(compare.page, title="Compare", icon="⚖️", url_path="compare"),
              st.Page(train.page, title="Train", icon="🏋️", url_path="train")]
     st.navigation(pages).run()
+    reconnect.rerun_on_reconnect()  # a page that changes replica redraws from its URL
 
 
 run()
