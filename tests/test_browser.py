@@ -84,7 +84,7 @@ def test_sequence_length_redraws_with_new_width(app):
     shapes = app.evaluate(HEATMAP_SHAPE_JS)
     assert shapes and all(s[1] == 80 for s in shapes), shapes
     assert "seq_len=80" in app.url
-    cursor = app.locator(".st-key-view_t").get_by_role("slider")
+    cursor = app.locator(".st-key-view_t_cursor").get_by_role("slider")
     assert cursor.input_value() == "79", "the cursor stays on the last step"
 
 
@@ -125,7 +125,7 @@ def test_equations_open_on_demand_and_follow_the_cursor(app):
     app.wait_for_selector(".katex")
     first = app.locator(".katex").first.inner_text()
     assert len(first) > 40 and any(ch.isdigit() for ch in first), "the equations, with numbers"
-    cursor = app.locator(".st-key-view_t").get_by_role("slider")
+    cursor = app.locator(".st-key-view_t_cursor").get_by_role("slider")
     cursor.focus()
     cursor.press("ArrowLeft")
     app.wait_for_function("t => document.querySelector('.katex') && "

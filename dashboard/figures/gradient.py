@@ -35,6 +35,7 @@ from dashboard.figures.base import (
     where_note,
 )
 from dashboard.figures.readouts import decay_readout, shown_fit
+from dashboard.figures.stack import legend_line
 from engine import Trace
 from engine.gradients import batch_band
 
@@ -256,13 +257,23 @@ def vectors_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int
                  **({"yaxis": "y2"} if k == len(lines) - 1 else {}))
             for k, (name, v, color) in enumerate(lines)]
     layout = layout_data(f"Values at step t = {t}{step_name(trace, t)}"
-                         f"{where_note(trace, layer, direction, sample)}", 360)
+                         f"{_values_note(trace, layer, direction, sample, data)}", VALUES_HEIGHT)
+    # the names in the title (stack.legend_line): Plotly's legend doubled the cost of the redraw
+    # the browser makes at every move of the time cursor
     layout.update(yaxis=dict(title=dict(text="value")),
                   yaxis2=dict(title=dict(text="dL/dh_t"), overlaying="y", side="right",
                               showgrid=False, exponentformat="e"),
-                  xaxis=dict(title=dict(text="unit")), margin={**theme.MARGIN, "r": 70, "b": 90},
-                  legend=dict(orientation="h", x=0, xanchor="left", y=-0.22, yanchor="top"))
+                  xaxis=dict(title=dict(text="unit")), margin={**theme.MARGIN, "r": 70},
+                  showlegend=False)
     return {"data": data, "layout": layout}
+
+
+VALUES_HEIGHT = 320  # px: the values readout
+
+
+def _values_note(trace: Trace, layer: int, direction: int, sample: int, data: list[dict]) -> str:
+    """What follows the step in the readout's title: where it is, then its lines' names."""
+    return f"{where_note(trace, layer, direction, sample)}<br>{legend_line(data)}"
 
 
 VALUES_BUDGET = 2 ** 14  # numbers per line of values_window: 64 steps at H = 256, all of T = 50
@@ -284,6 +295,7 @@ def values_window(trace: Trace, layer: int = 0, direction: int = 0, sample: int 
     lines = _value_lines(trace, ld, sample, slice(start, stop))
     words = ([step_name(trace, s) for s in range(start, stop)]
              if trace.step_labels is not None else None)
+    named = [dict(name=name, line=dict(color=color)) for name, _, color in lines]
     return {"start": start, "stop": stop, "y": [f32(v) for _, v, _ in lines],
-            "title": ["Values at step t = ", where_note(trace, layer, direction, sample)],
+            "title": ["Values at step t = ", _values_note(trace, layer, direction, sample, named)],
             "words": words}

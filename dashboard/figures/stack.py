@@ -125,13 +125,20 @@ def _row_traces(spec: dict, row: int, rows: int) -> list[dict]:
 
 
 def _row_title(spec: dict) -> str:
-    """A stacked plot's title, and under it the names of its lines and bars in their own colours
-    (━ line, ┅ dashed, ■ filled area, ✕ markers): the stack's legend. Plotly's own legend cost more to
-    draw than a whole plot of the stack (measured in Chromium: 45 -> 37 ms per draw without it)
-    and sat far from the plots it named."""
+    """A stacked plot's title, and under it the names of its lines and bars in their own colours:
+    the stack's legend (legend_line)."""
     title = (spec["layout"].get("title") or {}).get("text", "")
+    items = legend_line(spec["data"])
+    return f"{title}<br>{items}" if items else title
+
+
+def legend_line(data: list[dict]) -> str:
+    """The names of a plot's lines and bars in their own colours (━ line, ┅ dashed, ■ filled
+    area, ✕ markers), as one line of title text: the legend of stacked plots and of the values
+    readout. Plotly's own legend cost more to draw than a whole plot of the stack (measured in
+    Chromium: 45 -> 37 ms per draw without it) and sat far from the plots it named."""
     items = []
-    for tr in spec["data"]:
+    for tr in data:
         if tr.get("type") == "heatmap" or not tr.get("name"):
             continue  # a heatmap is named by its colour bar
         line, marker = tr.get("line") or {}, tr.get("marker") or {}
@@ -139,4 +146,4 @@ def _row_title(spec: dict) -> str:
         symbol = ("■" if tr.get("fill") else "✕" if tr.get("mode") == "markers"
                   else "┅" if line.get("dash") else "━")
         items.append(f'<span style="color:{color}">{symbol} {html.escape(tr["name"])}</span>')
-    return f"{title}<br>{'   '.join(items)}" if items else title
+    return "   ".join(items)

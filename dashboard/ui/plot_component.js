@@ -117,11 +117,15 @@ function placeCursor(chart) {
         width: `${across._length * (ln.to - ln.from)}px`, borderTop: style, borderLeft: "none"});
     }
   });
-  markStep(chart, t);
 }
 
-function markStep(chart, t) { // for tests and bench_browser: which step this chart shows, and when
-  chart.box.dataset.cursor = t === null ? "" : String(t);
+function follows(chart) {
+  return Boolean((chart.cursor && chart.cursor.length) || chart.values);
+}
+
+function markStep(chart, t) { // for tests and bench_browser: the step a chart that follows shows
+  if (follows(chart)) chart.box.dataset.cursor = t === null ? "" : String(t);
+  else delete chart.box.dataset.cursor;
 }
 
 // The cursor lines as Plotly shapes at step t: for the camera's image, which Plotly renders apart.
@@ -173,7 +177,9 @@ async function moveValues(chart) {
 
 // Record, after the next paint, the step this chart shows (bench_browser reads it).
 function drawn(chart) {
+  if (!follows(chart)) return;
   const t = chart.values ? chart.valuesT : cursorT();
+  markStep(chart, t);
   requestAnimationFrame(() => {
     (window.__unrolledCursorDrawn ??= {})[chart.key] = {t, at: performance.now()};
   });
@@ -184,7 +190,7 @@ function onCursor(chart) {
     window.removeEventListener(CURSOR_EVENT, chart.listener);
     return;
   }
-  if (chart.busy || !chart.gd._fullLayout) return; // the draw in progress places it when done
+  if (!follows(chart) || chart.busy || !chart.gd._fullLayout) return; // a draw places it when done
   placeCursor(chart);
   if (chart.values) moveValues(chart);
   else drawn(chart);

@@ -1,0 +1,121 @@
+"""The time cursor in a real headless Chromium: a move redraws the cursor lines and the values at
+the new step in the browser, before the server hears of it; the link then holds t, and opening
+the link restores it. Compare moves both sides at once. Screenshots go to artifacts/."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from browser_support import ARTIFACTS, IDLE, served_page, wait_settled
+
+from dashboard.state import explore as S
+from engine import unroll
+
+pytestmark = pytest.mark.browser  # a Streamlit server and headless Chromium: -m "not browser" skips
+
+EXCEPTION = '[data-testid="stException"]'
+QUERY = "cell=lstm&seq_len=60&hidden_size=12&seed=3"
+# Per chart that follows the cursor: its key, the step it shows and its cursor lines' x offsets.
+FOLLOWERS_JS = """
+() => Array.from(document.querySelectorAll('.unrolled-chart')).filter(b => b.dataset.cursor !== undefined)
+  .map(b => [b.dataset.cursor, Array.from(b.querySelectorAll('.unrolled-cursor-line'))
+    .filter(d => d.style.display !== 'none').map(d => parseFloat(d.style.left))])
+"""
+# The values chart as drawn: its title and its h_t line.
+VALUES_JS = """
+() => { const gd = Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .find(g => String(g.layout.title && g.layout.title.text).startsWith('Values at step t'));
+  const h = gd.data.find(t => t.name === 'h_t');
+  return [gd.layout.title.text, Array.from(h.y), gd.style.opacity]; }
+"""
+# Every start of a script run, as the page's status attribute shows it (a run = a server round trip).
+RUNS_JS = """
+() => { window.__runs = 0;
+  new MutationObserver(() => { if (document.querySelector('[data-testid="stApp"]')
+      .getAttribute('data-test-script-state') === 'running') window.__runs += 1; })
+    .observe(document.querySelector('[data-testid="stApp"]'), {attributes: true}); }
+"""
+
+
+@pytest.fixture(scope="module")
+def page():
+    with served_page("browser_cursor_server.log", 1300) as (pg, url):
+        pg.url0 = url
+        yield pg
+
+
+def no_exception(pg) -> None:
+    assert pg.locator(EXCEPTION).count() == 0, pg.locator(EXCEPTION).first.inner_text()
+
+
+def open_page(pg, query: str, path: str = "") -> None:
+    pg.goto(f"{pg.url0}/{path}?{query}")
+    pg.wait_for_selector(".unrolled-cursor input")
+    pg.wait_for_selector(".js-plotly-plot")
+    wait_settled(pg)
+    no_exception(pg)
+
+
+def cursor(pg):
+    return pg.locator(".unrolled-cursor input")
+
+
+def test_a_move_redraws_in_the_browser_then_reaches_the_link(page):
+    open_page(page, QUERY)
+    assert cursor(page).input_value() == "59"
+    before = page.evaluate(FOLLOWERS_JS)
+    assert len(before) == 2 and all(t == "59" for t, _ in before), before  # the view, the values
+    assert len(before[0][1]) == 3, "a cursor line on each time plot of the gradient view"
+    page.evaluate(RUNS_JS)
+    cursor(page).focus()
+    for _ in range(3):
+        cursor(page).press("ArrowLeft")
+    page.wait_for_function("() => (window.__unrolledCursorDrawn || {}).fig_vectors?.t === 56")
+    runs = page.evaluate("window.__runs")
+    title, h, opacity = page.evaluate(VALUES_JS)
+    assert runs == 0, "the charts were redrawn before any server round trip"
+    assert title.startswith("Values at step t = 56") and opacity == ""
+    trace = unroll(S.state_from_query(dict(p.split("=") for p in QUERY.split("&")))[0])
+    np.testing.assert_allclose(h, trace.hidden[0, 56, 0], rtol=1e-5, atol=1e-7)
+    after = page.evaluate(FOLLOWERS_JS)
+    assert all(t == "56" for t, _ in after), after
+    assert all(a < b for a, b in zip(after[0][1], before[0][1], strict=True)), \
+        "every cursor line moved left"
+    page.wait_for_function("() => location.search.includes('t=56')")  # the hand rested
+    page.wait_for_selector(IDLE)
+    no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "browser_cursor_moved.png"))
+    open_page(page, page.url.split("?", 1)[1])  # the link restores the step
+    assert cursor(page).input_value() == "56"
+    assert page.evaluate(VALUES_JS)[0].startswith("Values at step t = 56")
+    assert all(t == "56" for t, _ in page.evaluate(FOLLOWERS_JS))
+
+
+def test_a_jump_outside_the_window_greys_the_values_until_the_server_answers(page):
+    open_page(page, "cell=gru&seq_len=900&hidden_size=256&seed=1")
+    cursor(page).focus()
+    cursor(page).press("Home")  # t = 0: far outside the window sent around t = 899
+    page.wait_for_function("() => document.querySelector('.unrolled-cursor output').value === 't = 0'")
+    page.wait_for_function("() => location.search.includes('t=0')")
+    page.wait_for_function("() => (window.__unrolledCursorDrawn || {}).fig_vectors?.t === 0")
+    title, _, opacity = page.evaluate(VALUES_JS)
+    assert title.startswith("Values at step t = 0") and opacity == ""
+    no_exception(page)
+
+
+def test_compare_moves_both_sides(page):
+    open_page(page, "a.seq_len=40&a.hidden_size=8&b.activation=relu", "compare")
+    followers = page.evaluate(FOLLOWERS_JS)
+    assert len(followers) >= 3 and all(t == "39" for t, _ in followers), followers
+    page.evaluate(RUNS_JS)
+    cursor(page).focus()
+    cursor(page).press("PageDown")
+    t = int(cursor(page).input_value())
+    assert t < 39
+    page.wait_for_function(f"() => Array.from(document.querySelectorAll('.unrolled-chart'))"
+                           f".filter(b => b.dataset.cursor !== undefined).every(b => b.dataset.cursor === '{t}')")
+    assert page.evaluate("window.__runs") == 0, "both sides moved before any server round trip"
+    page.wait_for_function(f"() => location.search.includes('t={t}')")
+    page.wait_for_selector(IDLE)
+    no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "browser_cursor_compare.png"))
