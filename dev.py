@@ -11,17 +11,21 @@ The set-up creates .venv, installs torch==2.13.0 first (the pin keeps pip on the
 than an open range pulling the multi-GB CUDA build), then this project with its test extra,
 editable. It records what it installed in .venv/.unrolled-stamp and does nothing the next time
 unless pyproject.toml or the torch pin changed. Set UNROLLED_TORCH_INDEX_URL to take torch from
-another index (e.g. https://download.pytorch.org/whl/cpu).
+another index (e.g. https://download.pytorch.org/whl/cpu). `setup` and `app` also fill numba's disk
+cache with the engine's compiled loops (engine/precompile.py) whenever engine/loops.py changed,
+so the dashboard's first visit never waits for a compile.
 
 Standard library only: it must run on a fresh machine that has nothing but python3.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -197,6 +201,68 @@ def setup() -> None:
             lock.close()
 
 
+LOOPS = os.path.join(ROOT, "engine", "loops.py")  # the engine's numba-compiled loops
+PRECOMPILE = os.path.join(ROOT, "engine", "precompile.py")  # loads or compiles every one of them
+
+
+def numba_cache_dir() -> str:
+    """Where numba keeps the compiled loops: NUMBA_CACHE_DIR when set, else engine/__pycache__
+    beside loops.py (numba's own choice). When that is not writable, numba would pick a per-user
+    folder by itself; NUMBA_CACHE_DIR is then set to a fixed one, inherited by the app, so the
+    set-up's compile and every server start find the same cache. Raises OSError if none works."""
+    chosen = os.environ.get("NUMBA_CACHE_DIR")
+    if chosen:
+        os.makedirs(chosen, exist_ok=True)
+        return chosen
+    in_tree = os.path.join(ROOT, "engine", "__pycache__")
+    with contextlib.suppress(OSError):
+        os.makedirs(in_tree, exist_ok=True)
+    if os.access(in_tree, os.W_OK):
+        return in_tree
+    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    fallback = os.path.join(home, "unrolled", "numba")
+    os.makedirs(fallback, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = fallback
+    say(f"{in_tree} is not writable: numba's cache goes to {fallback} (NUMBA_CACHE_DIR)")
+    return fallback
+
+
+def loops_stamp() -> str:
+    """What a cache filled for this code looks like: loops.py as numba sees it (its index is keyed
+    on the file's modification time and size), the warm-up, the installed packages, the venv's
+    python and this machine (numba compiles for the CPU it runs on)."""
+    info = os.stat(LOOPS)
+    h = hashlib.sha256()
+    with open(PRECOMPILE, "rb") as f:
+        h.update(f.read())
+    h.update(f"\0{info.st_mtime_ns} {info.st_size} {read_stamp()} {os.path.realpath(VENV_PY)} "
+             f"{platform.node()} {platform.machine()}".encode())
+    return h.hexdigest()
+
+
+def ensure_compiled_loops() -> None:
+    """Fill numba's disk cache with every compiled loop of the engine (python -m engine.precompile)
+    unless the stamp says this code was compiled here already, so the dashboard's first visit never
+    waits for a compile (a few seconds per loop on a fresh install); otherwise it costs one stat
+    and one small hash. A failure is reported, not fatal: the page then compiles on first use."""
+    try:
+        stamp = os.path.join(numba_cache_dir(), "unrolled-loops.stamp")
+    except OSError as e:
+        say(f"no writable folder for numba's cache ({e}): the first LSTM run will compile the loops")
+        return
+    want = loops_stamp()
+    with contextlib.suppress(OSError), open(stamp, encoding="utf-8") as f:
+        if f.read().strip() == want:
+            return
+    say("compiling the engine's loops into numba's disk cache (once; a minute at most)")
+    rc = subprocess.call([VENV_PY, "-m", "engine.precompile"], cwd=ROOT)
+    if rc != 0:
+        say(f"compiling the loops failed (exit {rc}): the first LSTM run will compile them")
+        return
+    with open(stamp, "w", encoding="utf-8") as f:
+        f.write(want + "\n")
+
+
 def exec_venv(args: list[str]) -> None:
     """Replace this process with the venv's python running args, from the repo root."""
     os.chdir(ROOT)
@@ -250,6 +316,8 @@ def main(argv: list[str]) -> int:
     except SetupError as e:
         print(f"dev.py: set-up failed: {e}", file=sys.stderr)
         return 1
+    if cmd in ("app", "setup"):
+        ensure_compiled_loops()
     if cmd == "app":
         exec_venv(["-m", "streamlit", "run", "dashboard/app.py", *APP_ARGS, *args])
     if cmd == "test":

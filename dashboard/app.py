@@ -10,26 +10,31 @@ import sys
 
 import streamlit as st
 
-try:
-    from dashboard.screens import compare, explore, train
-    from dashboard.ui import present, reconnect, startup
+try:  # light modules only: the pages (torch, the engine) are imported in run()
+    from dashboard.ui import reconnect, startup
 except ImportError:  # no editable install: Streamlit puts only dashboard/ on sys.path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from dashboard.screens import compare, explore, train
-    from dashboard.ui import present, reconnect, startup
+    from dashboard.ui import reconnect, startup
 
 
 def run() -> None:
-    """Set up the page, do the server's start-up work once, and run the selected page."""
-    st.set_page_config(page_title="Unrolled", page_icon="🔁", layout="wide",
-                       initial_sidebar_state=present.sidebar_state())
-    startup.start_once()  # plotly.js copy, compiled loops, frozen start-up objects
+    """Set up the page, do the server's start-up work once, and run the selected page. The first
+    chart's path comes first (the cold start): plotly.js goes to the browser while the pages'
+    imports run, and the work only later reruns need waits until the page has been sent."""
+    st.set_page_config(page_title="Unrolled", page_icon="🔁", layout="wide")
+    startup.start_once()  # plotly.js where the charts load it from
+    startup.preload_plotly_js()  # the browser fetches and parses it during the imports below
+    from dashboard.screens import compare, explore, train  # torch, the engine: 2-3 s once
+    from dashboard.ui import present
+
+    st.set_page_config(initial_sidebar_state=present.sidebar_state())
     present.toggle()  # on every page; `present=1` in the URL turns it on
     pages = [st.Page(explore.page, title="Explore", icon="🔎", url_path="explore", default=True),
              st.Page(compare.page, title="Compare", icon="⚖️", url_path="compare"),
              st.Page(train.page, title="Train", icon="🏋️", url_path="train")]
     st.navigation(pages).run()
     reconnect.rerun_on_reconnect()  # a page that changes replica redraws from its URL
+    startup.after_first_page()  # once, after the first page: compiled loops, frozen objects
 
 
 run()

@@ -1,5 +1,6 @@
 """The chart element's server side (dashboard/ui/plot_component.py): what a chart sends to the
-browser, and the plotly.min.js the page loads. Its browser side: tests/test_browser_chart.py."""
+browser. Its browser side: tests/test_browser_chart.py; the plotly.min.js the page loads:
+tests/test_startup.py."""
 
 from __future__ import annotations
 
@@ -39,24 +40,3 @@ def test_payload_escapes_text_as_json():
     sent = json.loads(PC.payload(fig, {}, 'key "x"'))
     assert sent["key"] == 'key "x"'
     assert sent["figure"]["layout"]["title"]["text"] == 'quote " backslash \\ </script> ünïcode'
-
-
-def test_plotly_js_is_copied_once_and_replaced_when_the_package_changes(tmp_path):
-    source, target = tmp_path / "pkg" / "plotly.min.js", tmp_path / "static" / "plotly.min.js"
-    source.parent.mkdir()
-    source.write_text("/* plotly v1 */")
-    assert PC.install_plotly_js(source, target) and target.read_text() == "/* plotly v1 */"
-    mtime = target.stat().st_mtime_ns
-    assert PC.install_plotly_js(source, target) and target.stat().st_mtime_ns == mtime
-    source.write_text("/* plotly v2 */")
-    assert PC.install_plotly_js(source, target) and target.read_text() == "/* plotly v2 */"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["plotly.min.js"], "no temp files"
-
-
-def test_plotly_js_missing_from_the_package_is_reported_not_raised(tmp_path):
-    assert PC.install_plotly_js(tmp_path / "absent.js", tmp_path / "static" / "plotly.min.js") is False
-
-
-def test_the_served_copy_is_the_plotly_packages_own():
-    assert PC.install_plotly_js()
-    assert PC.PLOTLY_JS.read_bytes() == PC.SOURCE_JS.read_bytes()

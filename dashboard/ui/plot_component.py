@@ -16,14 +16,10 @@ copied there by ui/startup.py when the server starts.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import logging
-import os
 from pathlib import Path
 
 import numpy as np
-import plotly
 import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
@@ -33,41 +29,6 @@ from dashboard.figures.stack import split_cursor
 from dashboard.ui import cursor
 
 HERE = Path(__file__).resolve().parent
-STATIC = HERE.parent / "static"  # Streamlit serves <main script folder>/static at app/static/
-PLOTLY_JS = STATIC / "plotly.min.js"  # a copy made at start-up (git-ignored)
-SOURCE_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
-
-_log = logging.getLogger(__name__)
-
-
-def _digest(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-def install_plotly_js(source: Path = SOURCE_JS, target: Path = PLOTLY_JS) -> bool:
-    """Put the plotly package's plotly.min.js where the page loads it from (again only when the
-    package's copy changed). Written to a temporary name and renamed, so a server starting beside
-    another never serves a half-written file. False if impossible (the charts then say so)."""
-    want = _digest(source)
-    if want is None:
-        _log.error("plotly.min.js is missing from the plotly package: %s", source)
-        return False
-    if _digest(target) == want:
-        return True
-    try:
-        target.parent.mkdir(exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}")
-        tmp.write_bytes(source.read_bytes())
-        os.replace(tmp, target)
-        return True
-    except OSError as e:
-        _log.error("could not copy plotly.min.js to %s: %s", target, e)
-        return False
-
-
 _chart = st.components.v2.component(
     "unrolled_chart", js=(HERE / "plot_component.js").read_text(encoding="utf-8"),
     isolate_styles=False)  # no shadow root: Plotly's stylesheet lives in the page's <head>

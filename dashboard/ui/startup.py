@@ -1,19 +1,33 @@
-"""Work done once per server process, from app.run() (never as a side effect of an import): the
-plotly.js copy the charts load, the engine's compiled loops, and freezing start-up objects; and
-the engine's thread count for every page's engine call."""
+"""Work done once per server process, from app.run() (never as a side effect of an import), in the
+order the first chart needs it (the cold start: benchmarks/bench_browser.py):
+
+- before the pages' imports (this module imports neither torch nor the engine, so it comes
+  first): start_once() puts plotly.js where the charts load it from, and preload_plotly_js()
+  makes the browser fetch and parse it while the server is still importing torch and the engine;
+- after the first page has been sent: after_first_page() loads the engine's compiled loops and
+  freezes the start-up objects, which only later reruns need.
+
+Also the engine's thread count for every page's engine call."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import logging
 import os
+from pathlib import Path
 
+import plotly
 import streamlit as st
-import torch
 
-from dashboard.ui.plot_component import install_plotly_js
-from engine import Config, unroll
+HERE = Path(__file__).resolve().parent
+STATIC = HERE.parent / "static"  # Streamlit serves <main script folder>/static at app/static/
+PLOTLY_JS = STATIC / "plotly.min.js"  # a copy made at start-up (git-ignored)
+SOURCE_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+PRELOAD_KEY = "unrolled_plotly_preload"  # also its CSS class, st-key-..., which hides it
+
+_log = logging.getLogger(__name__)
 
 # torch's intra-op threads for the engine call. The unroll is a chain of small per-step matrix
 # products: a second thread saves little on an idle 2-core machine and, when anything else runs
@@ -25,6 +39,8 @@ ENGINE_THREADS = int(os.environ.get("UNROLLED_TORCH_THREADS", "1"))
 @contextlib.contextmanager
 def engine_threads():
     """Run the engine on ENGINE_THREADS torch threads, then restore the setting."""
+    import torch  # here, not at the top: the first page imports torch after preload_plotly_js
+
     before = torch.get_num_threads()
     torch.set_num_threads(ENGINE_THREADS)
     try:
@@ -33,17 +49,68 @@ def engine_threads():
         torch.set_num_threads(before)
 
 
-def load_compiled_loops() -> None:
-    """One tiny LSTM unroll: imports numba and loads the engine's compiled loops (from their disk
-    cache, or compiles them once), which the engine otherwise does on the first LSTM run. Done
-    before freeze_startup_objects so that numba's ~80,000 objects are frozen with the rest: left
-    in sight they made every full collection take 45-95 ms (measured with gc.collect timed).
-    Only a speed-up: if it fails, the page's own engine call reports the problem in words."""
+def _digest(path: Path) -> str | None:
     try:
-        with engine_threads():
-            unroll(Config(cell="lstm", seq_len=2, hidden_size=2), influence=False, jacobian=False)
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def install_plotly_js(source: Path = SOURCE_JS, target: Path = PLOTLY_JS) -> bool:
+    """Put the plotly package's plotly.min.js where the page loads it from (again only when the
+    package's copy changed; comparing the two takes about 15 ms). Written to a temporary name and
+    renamed, so a server starting beside another never serves a half-written file. False if
+    impossible (the charts then say so)."""
+    want = _digest(source)
+    if want is None:
+        _log.error("plotly.min.js is missing from the plotly package: %s", source)
+        return False
+    if _digest(target) == want:
+        return True
+    try:
+        target.parent.mkdir(exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        tmp.write_bytes(source.read_bytes())
+        os.replace(tmp, target)
+        return True
+    except OSError as e:
+        _log.error("could not copy plotly.min.js to %s: %s", target, e)
+        return False
+
+
+_preload = st.components.v2.component(
+    PRELOAD_KEY, js=(HERE / "plotly_preload.js").read_text(encoding="utf-8"),
+    css=f".st-key-{PRELOAD_KEY} {{ display: none; }}", isolate_styles=False)
+
+
+def preload_plotly_js() -> None:
+    """A hidden element, sent before the pages' imports, that starts loading plotly.min.js in the
+    browser (plotly_preload.js); the charts' own loader (plot_component.js) then finds it loading
+    or loaded. Without it the browser fetched and parsed plotly.js only once the first chart had
+    arrived: 1-3 s on the first chart's path."""
+    _preload(key=PRELOAD_KEY)
+
+
+@st.cache_resource(show_spinner=False)
+def start_once() -> bool:
+    """What the first chart needs before anything is drawn, once per server process: plotly.js
+    where the page loads it from."""
+    return install_plotly_js()
+
+
+def load_compiled_loops() -> None:
+    """Import numba and load every compiled loop of the engine (engine/precompile.py: from numba's
+    disk cache, which `python3 dev.py app` fills; compiled there if missing). A page's first
+    LSTM run loads the ones it needs itself; this loads the rest before freeze_startup_objects,
+    so that numba's ~80,000 objects are frozen with the others: left in sight they made every
+    full collection take 45-95 ms (measured with gc.collect timed). Only a speed-up: if it fails,
+    the page's own engine call reports the problem in words."""
+    try:
+        from engine.precompile import compile_loops
+
+        compile_loops()
     except Exception:  # noqa: BLE001 - never take the page down at start-up
-        logging.getLogger(__name__).exception("warming up the compiled loops failed")
+        logging.getLogger(__name__).exception("loading the compiled loops failed")
 
 
 def freeze_startup_objects() -> None:
@@ -56,10 +123,10 @@ def freeze_startup_objects() -> None:
 
 
 @st.cache_resource(show_spinner=False)
-def start_once() -> bool:
-    """The start-up work, once per server process (the first run of any session): every page
-    module is imported by then, so the freeze covers them all."""
-    install_plotly_js()
+def after_first_page() -> bool:
+    """Once per server process, at the end of the first script run that reaches it (its page has
+    been sent by then): the compiled loops, then the freeze. Every page module is imported by
+    then (app.run imports them all), so the freeze covers them all."""
     load_compiled_loops()
     freeze_startup_objects()
     return True

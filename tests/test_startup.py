@@ -1,0 +1,197 @@
+"""The cold start (dashboard/ui/startup.py, app.run, engine/precompile.py, dev.py's compile step):
+nothing the first chart does not need runs before it, and no visit waits for a compile that the
+set-up could have done. The browser side (plotly.js loading before the first chart arrives):
+tests/test_browser_startup.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dashboard.ui import startup
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ------------------------------------------------------------- plotly.js where the page loads it
+
+
+def test_plotly_js_is_copied_once_and_replaced_when_the_package_changes(tmp_path):
+    source, target = tmp_path / "pkg" / "plotly.min.js", tmp_path / "static" / "plotly.min.js"
+    source.parent.mkdir()
+    source.write_text("/* plotly v1 */")
+    assert startup.install_plotly_js(source, target) and target.read_text() == "/* plotly v1 */"
+    mtime = target.stat().st_mtime_ns
+    assert startup.install_plotly_js(source, target) and target.stat().st_mtime_ns == mtime
+    source.write_text("/* plotly v2 */")
+    assert startup.install_plotly_js(source, target) and target.read_text() == "/* plotly v2 */"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["plotly.min.js"], "no temp files"
+
+
+def test_plotly_js_missing_from_the_package_is_reported_not_raised(tmp_path):
+    assert startup.install_plotly_js(tmp_path / "absent.js", tmp_path / "static" / "plotly.min.js") is False
+
+
+def test_the_served_copy_is_the_plotly_packages_own():
+    assert startup.install_plotly_js()
+    assert startup.PLOTLY_JS.read_bytes() == startup.SOURCE_JS.read_bytes()
+    assert "app/static/plotly.min.js" in (startup.HERE / "plotly_preload.js").read_text(), \
+        "the preload fetches the URL the copy is served at"
+
+
+# ------------------------------------------------------------- the first script run's order
+
+# A fresh interpreter runs the app once (AppTest) with every start-up step recorded: what was
+# imported when the plotly.js preload went out, and where the compiled loops and the freeze came
+# relative to the first chart.
+FIRST_RUN = r"""
+import gc, json, sys
+import streamlit.components.v2 as v2
+from streamlit.testing.v1 import AppTest
+
+events = []
+def note(name):
+    events.append({"name": name, "torch": "torch" in sys.modules, "numba": "numba" in sys.modules,
+                   "frozen": gc.get_freeze_count()})
+def spy(module, attr, name=None):
+    real = getattr(module, attr)
+    def wrapped(*a, **k):
+        note(name or attr)
+        return real(*a, **k)
+    setattr(module, attr, wrapped)
+real_component = v2.component
+def component(name, *a, **k):  # every chart is drawn by the "unrolled_chart" component
+    mount = real_component(name, *a, **k)
+    if name != "unrolled_chart":
+        return mount
+    def chart(*a, **k):
+        note("chart")
+        return mount(*a, **k)
+    return chart
+v2.component = component
+from dashboard.ui import startup  # light: imports neither torch nor the engine
+for attr in ("preload_plotly_js", "load_compiled_loops", "freeze_startup_objects"):
+    spy(startup, attr)
+at = AppTest.from_file("dashboard/app.py", default_timeout=120)
+at.query_params.update({"cell": "gru", "seq_len": "8", "hidden_size": "4"})
+at.run()
+assert not at.exception, [e.value for e in at.exception]
+names = [el.proto.component_name for el in at.get("bidi_component")]
+print(json.dumps({"events": events, "components": names}))
+"""
+
+
+@pytest.fixture(scope="module")
+def first_run() -> dict:
+    out = subprocess.run([sys.executable, "-c", FIRST_RUN], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_plotly_js_preload_goes_out_before_torch_and_numba_are_imported(first_run):
+    events = first_run["events"]
+    assert events[0]["name"] == "preload_plotly_js", [e["name"] for e in events]
+    assert not events[0]["torch"] and not events[0]["numba"], events[0]
+    assert first_run["components"][0] == startup.PRELOAD_KEY, "the page's first component"
+
+
+def test_loops_warm_up_and_freeze_come_after_the_first_page(first_run):
+    names = [e["name"] for e in first_run["events"]]
+    charts = [i for i, n in enumerate(names) if n == "chart"]
+    assert charts, names
+    assert names.index("load_compiled_loops") > charts[-1], names
+    assert names.index("freeze_startup_objects") > names.index("load_compiled_loops"), names
+    assert all(e["frozen"] == 0 for e in first_run["events"] if e["name"] == "chart"), \
+        "no freeze before the page's charts"
+    assert names.count("freeze_startup_objects") == 1 and names.count("load_compiled_loops") == 1
+
+
+# ------------------------------------------------------------- the compiled loops' disk cache
+
+GRID = r"""
+import itertools, json
+from engine import Config, loops, unroll
+from engine.precompile import compile_loops
+def signatures():
+    return {n: sorted(map(str, getattr(loops, n).signatures)) for n in dir(loops)
+            if hasattr(getattr(loops, n), "signatures")}
+compile_loops()
+after_precompile = signatures()
+for cell, dtype, batch, layers, bi in itertools.product(("rnn", "lstm", "gru"), ("float32", "float64"),
+                                                         (1, 3), (1, 2), (False, True)):
+    cfg = Config(cell=cell, dtype=dtype, seq_len=5, hidden_size=3, batch_size=batch,
+                 num_layers=layers, bidirectional=bi)
+    unroll(cfg, influence=True, jacobian=True)
+print(json.dumps({"precompile": after_precompile, "grid": signatures()}))
+"""
+
+
+def test_precompile_loads_every_loop_signature_the_engine_uses():
+    """engine.precompile (what dev.py runs into the cache) covers every compiled loop with every
+    argument type a grid of cells, dtypes, batch sizes, layers, directions and options calls."""
+    out = subprocess.run([sys.executable, "-c", GRID], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert any(got["precompile"].values()), got
+    assert got["grid"] == got["precompile"], "a signature the precompile step does not compile"
+
+
+def _dev(monkeypatch, tmp_path):
+    """dev.py as a module, pointed at a copy of the engine's loop files under tmp_path, with the
+    compile step recorded instead of run."""
+    spec = importlib.util.spec_from_file_location("dev_under_test", ROOT / "dev.py")
+    dev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dev)
+    (tmp_path / "engine").mkdir()
+    for name in ("loops.py", "precompile.py"):
+        (tmp_path / "engine" / name).write_bytes((ROOT / "engine" / name).read_bytes())
+    monkeypatch.setattr(dev, "ROOT", str(tmp_path))
+    monkeypatch.setattr(dev, "LOOPS", str(tmp_path / "engine" / "loops.py"))
+    monkeypatch.setattr(dev, "PRECOMPILE", str(tmp_path / "engine" / "precompile.py"))
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    calls = []
+    monkeypatch.setattr(dev.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or dev.rc)
+    dev.rc = 0
+    return dev, calls
+
+
+def test_dev_compiles_the_loops_once_and_again_when_loops_py_changes(monkeypatch, tmp_path):
+    dev, calls = _dev(monkeypatch, tmp_path)
+    dev.ensure_compiled_loops()
+    assert calls == [[dev.VENV_PY, "-m", "engine.precompile"]]
+    assert (tmp_path / "engine" / "__pycache__" / "unrolled-loops.stamp").exists(), \
+        "numba's own cache folder beside loops.py holds the stamp"
+    dev.ensure_compiled_loops()
+    assert len(calls) == 1, "a filled cache is not compiled again"
+    loops = tmp_path / "engine" / "loops.py"
+    os.utime(loops, ns=(loops.stat().st_atime_ns, loops.stat().st_mtime_ns + 10**9))
+    dev.ensure_compiled_loops()
+    assert len(calls) == 2, "numba's index is keyed on loops.py's time: compile again"
+
+
+def test_dev_a_failed_compile_is_not_recorded_as_done(monkeypatch, tmp_path):
+    dev, calls = _dev(monkeypatch, tmp_path)
+    dev.rc = 1
+    dev.ensure_compiled_loops()
+    dev.ensure_compiled_loops()
+    assert len(calls) == 2, "tried again at the next start"
+
+
+def test_dev_moves_the_cache_to_a_fixed_folder_when_engine_is_read_only(monkeypatch, tmp_path):
+    dev, _ = _dev(monkeypatch, tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+    in_tree = tmp_path / "engine" / "__pycache__"
+    real_access = os.access
+    monkeypatch.setattr(dev.os, "access",
+                        lambda p, mode: False if Path(p) == in_tree else real_access(p, mode))
+    assert dev.numba_cache_dir() == str(tmp_path / "home-cache" / "unrolled" / "numba")
+    assert os.environ["NUMBA_CACHE_DIR"] == dev.numba_cache_dir(), "the app inherits it"
+    assert Path(os.environ["NUMBA_CACHE_DIR"]).is_dir()
