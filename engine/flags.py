@@ -26,8 +26,16 @@ def scan(x: np.ndarray, time_axis: int, log10_norm: np.ndarray | None = None) ->
     first = step_flags(np.reshape(x, (lead, T, -1)), float(fi.tiny), float(np.sqrt(fi.max)))
     out = {k: (int(s) if s >= 0 else None) for k, s in zip(KINDS, first, strict=True)}
     if log10_norm is not None:  # (..., T, ...) with the same time axis, norm over units
+        # A norm computes to 0 in x's dtype only where every square rounds to 0, |x| <=
+        # sqrt(smallest subnormal / 2), so the true norm is below sqrt(R * smallest subnormal)
+        # (R units); only rows whose exact log10 norm lies below that (plus a decade) are checked.
+        bound = 0.5 * np.log10(x.shape[-1] * float(fi.smallest_subnormal)) + 1.0
         with np.errstate(all="ignore"):
-            lost = np.isfinite(log10_norm) & (np.linalg.norm(x, axis=-1) == 0)
+            near = np.isfinite(log10_norm) & (log10_norm < bound)
+        lost = np.zeros_like(near)
+        if near.any():
+            with np.errstate(all="ignore"):
+                lost[near] = np.linalg.norm(x[near], axis=-1) == 0
         lax = tuple(a for a in range(lost.ndim) if a != time_axis)
         t = _first(lost.any(axis=lax))
         if t is not None and (out["underflow"] is None or t < out["underflow"]):

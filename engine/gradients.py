@@ -200,9 +200,12 @@ def unscale(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
 
 def log10_norm(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """log10 of the norm over the last axis of a scaled array: exact even where values underflow."""
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        n = np.log10(np.linalg.norm(x.astype(np.float64), axis=-1))
+    """log10 of the norm over the last axis of a scaled array: exact even where values underflow.
+    The squares are summed in float64 (loops.log10_row_norms: one compiled pass, no copy)."""
+    from . import loops  # numba: compiled on first use
+
+    rows = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+    n = loops.log10_row_norms(rows).reshape(x.shape[:-1])
     return n - LOG10_2 * scale.reshape(-1, *([1] * (n.ndim - 1)))
 
 
@@ -211,12 +214,21 @@ def _row_norms(x: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("ti,ti->t", x, x))
 
 
-def term_norms(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-    """Frobenius norm per step of sum_b a[t,b] b[t,b]^T (or of sum_b a[t,b] when b is None)."""
+def sample_norms(a: np.ndarray) -> np.ndarray | None:
+    """|a[t, 0]| per step of a (T, 1, n), the factor every one-sample term_norms of a shares
+    (one pass instead of one per weight); None for a batch (its terms need Gram matrices)."""
+    return _row_norms(a[:, 0]) if a.shape[1] == 1 else None
+
+
+def term_norms(a: np.ndarray, b: np.ndarray | None, a_norms: np.ndarray | None = None) -> np.ndarray:
+    """Frobenius norm per step of sum_b a[t,b] b[t,b]^T (or of sum_b a[t,b] when b is None).
+    a_norms: |a[t, 0]| per step, where the caller already has it (one sample; see sample_norms)."""
+    if a.shape[1] == 1 and a_norms is None:
+        a_norms = _row_norms(a[:, 0])
     if b is None:  # one sample: no sum to form (it would copy all of a)
-        return _row_norms(a[:, 0]) if a.shape[1] == 1 else np.linalg.norm(a.sum(axis=1), axis=-1)
+        return a_norms if a.shape[1] == 1 else np.linalg.norm(a.sum(axis=1), axis=-1)
     if a.shape[1] == 1:  # one sample: the outer product's norm is a product of norms
-        return _row_norms(a[:, 0]) * _row_norms(b[:, 0])
+        return a_norms * _row_norms(b[:, 0])
     ga = np.einsum("tbi,tci->tbc", a, a)  # (T, B, B): Gram matrices keep this O(T B^2 (G H + I))
     gb = np.einsum("tbi,tci->tbc", b, b)
     return np.sqrt(np.maximum((ga * gb).sum(axis=(1, 2)), 0.0))

@@ -1,5 +1,5 @@
 """Compiled loops (numba): the LSTM's forward pass (float64), adjoint recursion and cell-state
-scan, and the flags' scan.
+scan, the flags' scan and the log10 row norms of dL/dh_t.
 
 A Python loop over t costs microseconds per step in interpreter and dispatch overhead alone,
 which is most of the time at small H; here each whole loop is one compiled call. The equations are
@@ -159,6 +159,7 @@ def step_flags(x, tiny, big):  # pragma: no cover - compiled
     (as a NaN-propagating maximum would say); a subnormal (0 < |x| < tiny). One pass."""
     P, T, Q = x.shape
     first = np.full(4, -1, dtype=np.int64)
+    found = 0  # kinds with a first step so far (a count, not a per-step pass over `first`)
     for t in range(T):
         n_nan, n_inf, n_big, n_sub = 0, 0, 0, 0
         for p in range(P):
@@ -168,9 +169,27 @@ def step_flags(x, tiny, big):  # pragma: no cover - compiled
                 n_inf += a == np.inf
                 n_big += a > big
                 n_sub += (a < tiny) & (a > 0)
-        for k, n in enumerate((n_nan, n_inf, n_big * (n_nan == 0), n_sub)):
-            if n and first[k] < 0:
-                first[k] = t
-        if first.min() >= 0:
-            break
+        if n_nan + n_inf + n_big + n_sub:  # the common step has no trouble at all
+            for k, n in enumerate((n_nan, n_inf, n_big * (n_nan == 0), n_sub)):
+                if n and first[k] < 0:
+                    first[k] = t
+                    found += 1
+            if found == 4:
+                break
     return first
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def log10_row_norms(x):  # pragma: no cover - compiled
+    """log10 of the Euclidean norm of every row of x (N, R), summed in float64 straight from x's
+    dtype (no float64 copy; the squares of float32 values are exact in float64, from 2**-298 to
+    2**256). Reassociation only, so the sum may be vectorised: every other operation is IEEE's."""
+    N, R = x.shape
+    out = np.empty(N)
+    for n in range(N):
+        s = 0.0
+        for r in range(R):
+            v = np.float64(x[n, r])
+            s += v * v
+        out[n] = np.log10(np.sqrt(s))
+    return out

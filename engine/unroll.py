@@ -279,10 +279,12 @@ def _backward(config: Config, fw: dict, wn: dict, inject: np.ndarray) -> dict:
             weight_grad[n_bih] = dA_ih.sum(axis=(0, 1))
             weight_grad[n_bhh] = (weight_grad[n_bih].copy() if dA_hh is dA_ih  # RNN, LSTM: one dA
                                   else dA_hh.sum(axis=(0, 1)))
-            terms[n_ih] = flip(gr.term_norms(dA_ih, x_l))
-            terms[n_hh] = flip(gr.term_norms(dA_hh, h_prev))
-            terms[n_bih] = flip(gr.term_norms(dA_ih, None))
-            terms[n_bhh] = terms[n_bih] if dA_hh is dA_ih else flip(gr.term_norms(dA_hh, None))
+            n_dA_ih = gr.sample_norms(dA_ih)  # |dA_t|: shared by the terms of W_ih, b_ih (and
+            n_dA_hh = n_dA_ih if dA_hh is dA_ih else gr.sample_norms(dA_hh)  # W_hh, b_hh: one dA)
+            terms[n_ih] = flip(gr.term_norms(dA_ih, x_l, n_dA_ih))
+            terms[n_hh] = flip(gr.term_norms(dA_hh, h_prev, n_dA_hh))
+            terms[n_bih] = flip(gr.term_norms(dA_ih, None, n_dA_ih))
+            terms[n_bhh] = terms[n_bih] if dA_hh is dA_ih else flip(gr.term_norms(dA_hh, None, n_dA_hh))
             d_in += flip(gr.mm(dA_ih, wn[n_ih]))
             out["dh"][ld], out["dA_ih"][ld], out["dA_hh"][ld] = dh, dA_ih, dA_hh
             out["log10"][ld] = gr.log10_norm(res["dh"], res["scale"])

@@ -116,3 +116,46 @@ def test_compiled_lstm_forward_equals_torch_kernel(scale):
         torch.testing.assert_close(ours[k], ref[k], atol=1e-12, rtol=0, msg=k)
     i, f, g, o = ours["ifgo"].chunk(4, dim=-1)  # i f g o, each after its activation
     assert torch.equal(g, ours["g"]) and torch.equal(i, ours["i"]) and torch.equal(o, ours["o"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log10_row_norms_sum_squares_in_float64_without_a_copy(dtype):
+    fi = np.finfo(dtype)
+    x = np.random.default_rng(1).standard_normal((30, 7)).astype(dtype)
+    x[3] = 0.0
+    x[4, 2] = np.nan
+    x[5, 1] = np.inf
+    x[6] = float(fi.smallest_subnormal) * 3  # squares below float32's range: exact in float64
+    x[7] = float(fi.max) / 2  # squares beyond float32's range: finite in float64
+    with np.errstate(all="ignore"):  # log10(0); the Inf and NaN rows
+        want = np.log10(np.linalg.norm(x.astype(np.float64), axis=-1))
+    got = loops.log10_row_norms(x)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    np.testing.assert_allclose(got[ok], want[ok], rtol=1e-15, atol=0)
+    if dtype == np.float32:
+        assert np.isfinite(got[[6, 7]]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flag_scan_counts_a_norm_that_flushed_to_zero_as_underflow(dtype):
+    """Given the exact log10 norms, a row whose squares all round to 0 in its dtype (a normal
+    float, not a subnormal one) is underflow at its step; rows far above that are not."""
+    from engine import flags
+
+    fi = np.finfo(dtype)
+    x = np.random.default_rng(2).standard_normal((2, 50, 3, 4)).astype(dtype)  # (L*D, T, B, H)
+    tiny_normal = float(fi.tiny) * 4  # normal, yet its square rounds to 0
+    x[1, 17, 2] = tiny_normal
+    x[0, 40, 0] = 0.0  # exactly zero with a -inf log10: not a lost norm
+    with np.errstate(divide="ignore"):  # exact log10 norms, as gradients.log10_norm keeps them
+        log10 = np.log10(np.linalg.norm(x.astype(np.float64), axis=-1))
+    log10[1, 17, 2] = np.log10(np.linalg.norm(x[1, 17, 2].astype(np.float64) * 2.0**600)) - \
+        600 * np.log10(2.0)  # scaled up first: in float64 its plain square underflows too
+    assert flags.scan(x, 1) == dict.fromkeys(flags.KINDS)  # no subnormal entry anywhere
+    assert flags.scan(x, 1, log10)["underflow"] == 17
+    with np.errstate(all="ignore"):  # the definition: the norm in x's dtype is 0, the exact one not
+        lost = np.isfinite(log10) & (np.linalg.norm(x, axis=-1) == 0)
+    assert np.flatnonzero(lost.any(axis=(0, 2))).tolist() == [17]
+    log10[1, 17, 2] = -np.inf  # the exact norm is 0 too: nothing was lost
+    assert flags.scan(x, 1, log10)["underflow"] is None
