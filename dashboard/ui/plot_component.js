@@ -296,6 +296,11 @@ async function draw(chart, payload) {
                                            font: {...(base.font || {}), ...theme.font}}};
   const size = fullscreenSize(chart);
   if (size) Object.assign(layout, size);
+  // Layout containment at the figure's own height: Plotly measures its text many times while it
+  // draws, and each measure lays out only the chart instead of the whole page
+  const height = size ? size.height : layout.height || (template.layout || {}).height;
+  chart.gd.style.contain = height ? "strict" : "";
+  chart.gd.style.height = height ? `${height}px` : "";
   chart.key = payload.key;
   chart.cursor = payload.cursor || null;
   chart.values = payload.values || null;
