@@ -1,6 +1,13 @@
-"""Load test: N concurrent headless Chromium sessions against one Unrolled server.
+"""Load test: N concurrent headless Chromium sessions against one Unrolled server, or a room.
 
     .venv/bin/python benchmarks/load_test.py [--sessions 8] [--seconds 60] [--seed 0]
+    .venv/bin/python benchmarks/load_test.py --replicas 1,2 [--sessions 8] [--seconds 60]
+
+With --replicas, each listed count in turn is a room (deploy/room.py: that many replicas behind
+HAProxy, as `python3 dev.py room N` runs it) and the sessions go through the balancer; "1,2,1,2"
+interleaves the rounds, and rounds of the same count are pooled. It then prints a row per count
+(updates/s, latency, errors, mismatches, how the balancer spread the sessions, the replicas'
+summed peak RSS) and the ratios to the first count.
 
 Each session is its own browser context (its own Streamlit session). For the given time it
 changes controls at random (seed, cell, activation, sequence length, hidden size), waits for the page to
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import os
 import random
 import re
@@ -28,9 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
-from browser_support import CHROMIUM, FLAGS, IDLE, streamlit_app  # noqa: E402
+from browser_support import CHROMIUM, FLAGS, IDLE, free_ports, streamlit_app  # noqa: E402
 
 from dashboard.state import explore as S  # noqa: E402
+from deploy import room as room_mod  # noqa: E402
 from engine import unroll  # noqa: E402
 
 EXCEPTION = '[data-testid="stException"], [data-testid="stAlertContentError"]'
@@ -58,15 +67,15 @@ def rss_of_group(pid: int) -> int:
 
 
 class RssWatch(threading.Thread):
-    """Samples the server's RSS every 0.25 s; .peak holds the largest."""
+    """Samples the servers' summed RSS every 0.25 s; .peak holds the largest."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pids: list[int]):
         super().__init__(daemon=True)
-        self.pid, self.peak, self.samples, self.stop = pid, 0, [], threading.Event()
+        self.pids, self.peak, self.samples, self.stop = pids, 0, [], threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
-            r = rss_of_group(self.pid)
+            r = sum(rss_of_group(p) for p in self.pids)
             self.peak = max(self.peak, r)
             self.samples.append(r)
             time.sleep(0.25)
@@ -136,6 +145,8 @@ async def session(browser, url: str, i: int, seconds: float, rng: random.Random,
     try:  # first load: cold caches, every session at once
         await page.wait_for_selector(".js-plotly-plot", timeout=180_000)
         await settled(page, timeout=180.0)
+        out["spread"].append(next((c["value"] for c in await ctx.cookies()
+                                   if c["name"] == room_mod.COOKIE), "direct"))
     except Exception as e:  # noqa: BLE001 - counted and printed
         out["errors"].append(f"session {i}: first load: {type(e).__name__}: {str(e)[:120]}")
         await ctx.close()
@@ -184,41 +195,93 @@ async def session(browser, url: str, i: int, seconds: float, rng: random.Random,
     await ctx.close()
 
 
-async def main_async(args) -> int:
+async def load(url: str, pids: list[int], args) -> dict:
+    """args.sessions browser sessions against url for args.seconds; what they saw, and the RSS
+    of the server processes pids (summed)."""
     from playwright.async_api import async_playwright
 
-    if not os.path.exists(CHROMIUM):
-        print(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-        return 1
-    out = {"latency": [], "errors": [], "cross": [], "own": []}
-    (ROOT / "benchmarks" / "out").mkdir(exist_ok=True)  # git-ignored
-    with streamlit_app(log_path=ROOT / "benchmarks" / "out" / "load_server.log") as (url, _):
-        pid = server_pid(url)
-        watch = RssWatch(pid)
-        watch.start()
-        base = rss_of_group(pid)
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            expectations: dict[int, str] = {}
-            await asyncio.gather(*(session(browser, url, i, args.seconds,
-                                           random.Random(args.seed * 100 + i), out, expectations)
-                                   for i in range(args.sessions)))
-            await browser.close()
-        watch.stop.set()
-        watch.join()
-    lat = sorted(out["latency"])
-    p = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]) if lat else (lambda q: float("nan"))
+    out = {"latency": [], "errors": [], "cross": [], "own": [], "spread": []}
+    watch = RssWatch(pids)
+    watch.start()
+    out["rss_start"] = sum(rss_of_group(p) for p in pids)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        expectations: dict[int, str] = {}
+        await asyncio.gather(*(session(browser, url, i, args.seconds,
+                                       random.Random(args.seed * 100 + i), out, expectations)
+                               for i in range(args.sessions)))
+        await browser.close()
+    watch.stop.set()
+    watch.join()
+    out["rss_peak"], out["rss_end"] = watch.peak, (watch.samples or [0])[-1]
+    return out
+
+
+def quantile(values: list[float], q: float) -> float:
+    lat = sorted(values)
+    return lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")
+
+
+def report(out: dict, args) -> None:
+    lat = out["latency"]
     print(f"sessions {args.sessions}, {args.seconds:.0f} s, {len(lat)} updates")
     print(f"errors: {len(out['errors'])} (required 0)")
     print(f"cross-session mismatches: {len(out['cross'])} (required 0)")
     print(f"own-state mismatches: {len(out['own'])}")
     print(f"update latency p50 {statistics.median(lat) if lat else float('nan'):.2f} s, "
-          f"p95 {p(0.95):.2f} s")
-    print(f"server RSS: {base / 2**20:.0f} MiB at start, peak {watch.peak / 2**20:.0f} MiB, "
-          f"at end {watch.samples[-1] / 2**20 if watch.samples else 0:.0f} MiB")
+          f"p95 {quantile(lat, 0.95):.2f} s")
+    print(f"server RSS: {out['rss_start'] / 2**20:.0f} MiB at start, peak "
+          f"{out['rss_peak'] / 2**20:.0f} MiB, at end {out['rss_end'] / 2**20:.0f} MiB")
     for line in (out["errors"] + out["cross"] + out["own"])[:20]:
         print("  " + line)
+
+
+async def main_async(args) -> int:
+    if not os.path.exists(CHROMIUM):
+        print(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+        return 1
+    (ROOT / "benchmarks" / "out").mkdir(exist_ok=True)  # git-ignored
+    if args.replicas:
+        return await rooms(args)
+    with streamlit_app(log_path=ROOT / "benchmarks" / "out" / "load_server.log") as (url, _):
+        out = await load(url, [server_pid(url)], args)
+    report(out, args)
     return 0 if not (out["errors"] or out["cross"]) else 1
+
+
+async def rooms(args) -> int:
+    """Each count of --replicas in turn behind HAProxy; rounds of one count pooled; a row each."""
+    counts = [int(n) for n in args.replicas.split(",")]
+    pooled: dict[int, list[dict]] = {}
+    for i, n in enumerate(counts):
+        port, *ports = free_ports(n + 1)
+        print(f"-- round {i + 1}: {n} replica(s) behind HAProxy", flush=True)
+        with room_mod.open_room(n, port, ports=ports,
+                                workdir=ROOT / "benchmarks" / "out" / f"room{i + 1}") as room:
+            out = await load(room.url, [r.proc.pid for r in room.replicas], args)
+        report(out, args)
+        pooled.setdefault(n, []).append(out)
+    print(f"\nthrough the balancer, {args.sessions} sessions, {args.seconds:.0f} s per round")
+    print("replicas  rounds  updates  updates/s  p50 s  p95 s  errors (req. 0)  cross (req. 0)  "
+          "spread  peak RSS MiB")
+    rows = {}
+    for n, outs in pooled.items():
+        lat = [x for o in outs for x in o["latency"]]
+        rate = len(lat) / (args.seconds * len(outs))
+        errors, cross = (sum(len(o[k]) for o in outs) for k in ("errors", "cross"))
+        spread = ",".join(f"{k}:{v}" for k, v in sorted(
+            collections.Counter(x for o in outs for x in o["spread"]).items()))
+        rows[n] = (rate, statistics.median(lat) if lat else float("nan"), quantile(lat, 0.95))
+        print(f"{n:>8}  {len(outs):>6}  {len(lat):>7}  {rate:>9.2f}  {rows[n][1]:>5.2f}  "
+              f"{rows[n][2]:>5.2f}  {errors:>15}  {cross:>14}  {spread}  "
+              f"{max(o['rss_peak'] for o in outs) / 2**20:.0f}")
+    first = counts[0]
+    for n in rows:
+        if n != first:
+            print(f"{n} vs {first} replica(s): updates/s x{rows[n][0] / rows[first][0]:.2f}, "
+                  f"p50 x{rows[n][1] / rows[first][1]:.2f}, p95 x{rows[n][2] / rows[first][2]:.2f}")
+    bad = sum(len(o["errors"]) + len(o["cross"]) for outs in pooled.values() for o in outs)
+    return 0 if bad == 0 else 1
 
 
 def server_pid(url: str) -> int:
@@ -242,6 +305,8 @@ def main() -> int:
     ap.add_argument("--sessions", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--replicas", default="",
+                    help="e.g. 1,2: rooms of that many replicas behind HAProxy, in turn")
     return asyncio.run(main_async(ap.parse_args()))
 
 

@@ -33,6 +33,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(k: int) -> list[int]:
+    """k different ports nobody listens on right now."""
+    ports: list[int] = []
+    while len(ports) < k:
+        p = free_port()
+        ports += [p] if p not in ports else []
+    return ports
+
+
 @contextlib.contextmanager
 def streamlit_app(script: str = "dashboard/app.py", timeout: float = 90.0, log_path=None):
     """Run `streamlit run script` on a free port (own process group); yield (url, started_at).

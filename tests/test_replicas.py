@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from browser_support import ARTIFACTS, IDLE, MISSING, ROOT, free_port, launch, wait_settled
+from browser_support import ARTIFACTS, IDLE, MISSING, ROOT, free_ports, launch, wait_settled
 
 sys.path.insert(0, str(ROOT))
 from deploy import room as R  # noqa: E402
@@ -39,21 +39,13 @@ def need_haproxy() -> str:
     return path
 
 
-def distinct_ports(k: int) -> list[int]:
-    ports: list[int] = []
-    while len(ports) < k:
-        p = free_port()
-        ports += [p] if p not in ports else []
-    return ports
-
-
 @pytest.fixture(scope="module")
 def room():
     """Two replicas and HAProxy on free ports; logs and the written config in artifacts/room/."""
     need_haproxy()
     workdir = ARTIFACTS / "room"
     shutil.rmtree(workdir, ignore_errors=True)
-    port, *ports = distinct_ports(3)
+    port, *ports = free_ports(3)
     with R.open_room(2, port, ports=ports, workdir=workdir) as rm:
         yield rm
 
@@ -147,15 +139,13 @@ def test_an_upload_reaches_the_replica_that_holds_its_session(room, chromium):
     rows = "\n".join(f"2024-01-{1 + d % 28:02d},{100 + d + (d % 4) ** 2}" for d in range(60))
     pages = [browser_page(chromium, room, name, f"{room.url}/?task=series&seq_len=20&hidden_size=4")
              for name in ("r1", "r2")]
-    for _, page in pages:
-        page.wait_for_selector(".js-plotly-plot")  # plotly.min.js came through the balancer
-        page.wait_for_selector(IDLE)
+    for _, page in pages:  # as soon as the uploader is drawn (the first run may still go on)
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
             files=[{"name": "prices.csv", "mimeType": "text/csv",
                     "buffer": ("Date,Close\n" + rows + "\n").encode()}])
     for _, page in pages:
         page.get_by_text("60 values from column 'Close'", exact=False).wait_for()
-        wait_settled(page)
+        wait_settled(page)  # its charts drawn: plotly.min.js came through the balancer
         assert page.locator(EXCEPTION).count() == 0
         assert "series=upload%3AClose" in page.url or "series=upload:Close" in page.url
     assert [replica_of(ctx) for ctx, _ in pages] == ["r1", "r2"], "each stayed on its replica"
