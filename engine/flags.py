@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 KINDS = ("nan", "inf", "overflow", "underflow")
+_BIG = {c: float(np.sqrt(np.finfo(c).max)) for c in "efdg"}  # sqrt(largest float) per dtype
 
 
 def _first(mask_per_step: np.ndarray) -> int | None:
@@ -22,9 +25,9 @@ def scan(x: np.ndarray, time_axis: int, log10_norm: np.ndarray | None = None) ->
 
     fi = np.finfo(x.dtype)
     T = x.shape[time_axis]
-    lead = int(np.prod(x.shape[:time_axis]))
-    first = step_flags(np.reshape(x, (lead, T, -1)), float(fi.tiny), float(np.sqrt(fi.max)))
-    out = {k: (int(s) if s >= 0 else None) for k, s in zip(KINDS, first, strict=True)}
+    lead = math.prod(x.shape[:time_axis])  # (np.prod of a shape costs more than the scan of a small x)
+    first = step_flags(x.reshape(lead, T, -1), float(fi.tiny), _BIG[x.dtype.char])
+    out = dict(zip(KINDS, [s if s >= 0 else None for s in first.tolist()], strict=True))
     if log10_norm is not None:  # (..., T, ...) with the same time axis, norm over units
         # A norm computes to 0 in x's dtype only where every square rounds to 0, |x| <=
         # sqrt(smallest subnormal / 2), so the true norm is below sqrt(R * smallest subnormal)
