@@ -4,9 +4,10 @@ Without a browser: the shipped config is valid HAProxy, the room rewrites only i
 server lines, the balancer spreads new browsers and keeps each on its replica (sticky cookie),
 serves plotly.min.js and Streamlit's XSRF cookie through, and a dead replica's browsers go to a
 live one. In headless Chromium (marked `browser`): an upload reaches the replica that holds its
-session, on either replica; and killing the replica that serves two pages moves both to the other
-one, where each view comes back from its link (same address, knobs at the link's values, a tab
-click draws its view, no exception) while the page on the survivor is untouched.
+session, on either replica; and killing the replica that serves two pages (Explore as linked,
+Compare after a typed T) moves both to the other one, where each view comes back from its
+address (the same address, knobs at its values, a tab click draws its view, no exception) while
+the page on the survivor is untouched.
 
 HAProxy missing fails these tests with the install command (python3 dev.py setup installs it
 when run as root), never skips them.
@@ -114,7 +115,7 @@ def browser_page(browser, room, replica: str, url: str):
     ctx.add_cookies([{"name": R.COOKIE, "value": replica, "url": room.url}])
     page = ctx.new_page()
     page.set_default_timeout(60_000)
-    page.goto(url)
+    page.goto(url, wait_until="commit")  # the pages load side by side; the callers wait
     return ctx, page
 
 
@@ -154,12 +155,12 @@ def test_an_upload_reaches_the_replica_that_holds_its_session(room, chromium):
 
 
 LINKS = {  # page -> (its replica, its link, the knobs the link sets: widget key -> shown value)
-    "explore_gru": ("r1", "/?cell=gru&seed=3&seq_len=16&hidden_size=6",
-                    {"cfg_seed": "3", "cfg_seq_len": "16", "cfg_hidden_size": "6"}),
-    "explore_lstm": ("r1", "/?cell=lstm&seed=5&seq_len=12&hidden_size=4&view=hidden",
-                     {"cfg_seed": "5", "cfg_seq_len": "12", "cfg_hidden_size": "4"}),
-    "compare": ("r2", "/compare?a.seq_len=12&a.hidden_size=4&b.activation=relu&a.seed=4",
-                {"cmp_a_seed": "4", "cmp_a_hidden_size": "4"}),
+    "explore": ("r1", "/?cell=gru&seed=3&seq_len=16&hidden_size=6",
+                {"cfg_seed": "3", "cfg_seq_len": "16", "cfg_hidden_size": "6"}),
+    "compare": ("r1", "/compare?a.seq_len=12&a.hidden_size=4&b.activation=relu&a.seed=4",
+                {"cmp_a_seed": "4", "cmp_a_seq_len": "12", "cmp_a_hidden_size": "4"}),
+    "survivor": ("r2", "/?cell=lstm&seed=5&seq_len=12&hidden_size=4&view=hidden",
+                 {"cfg_seed": "5", "cfg_seq_len": "12", "cfg_hidden_size": "4"}),
 }
 
 
@@ -182,14 +183,13 @@ def test_killing_a_replica_moves_its_pages_and_their_links_restore_them(room, ch
         page.wait_for_selector(".js-plotly-plot")
         wait_settled(page)
         assert knobs(page, wanted) == wanted and page.locator(EXCEPTION).count() == 0, name
-    # one page moved on since its link: a new seed, typed, is in its address before the kill
-    page = opened["explore_lstm"][1]
-    page.locator(".st-key-cfg_seed input").fill("6")
-    page.locator(".st-key-cfg_seed input").press("Enter")
-    in_address(page, "seed=6")
+    # one page moved on since its link: a new T, typed, is in its address before the kill
+    ctx, page, wanted = opened["compare"]
+    page.locator(".st-key-cmp_a_seq_len input").fill("14")
+    page.locator(".st-key-cmp_a_seq_len input").press("Enter")
+    in_address(page, "a.seq_len=14")
     wait_settled(page)
-    opened["explore_lstm"] = (opened["explore_lstm"][0], page, {**LINKS["explore_lstm"][2],
-                                                                 "cfg_seed": "6"})
+    opened["compare"] = (ctx, page, {**wanted, "cmp_a_seq_len": "14"})
     before = {name: page.url for name, (_, page, _) in opened.items()}
     assert {replica_of(ctx) for ctx, _, _ in opened.values()} == {"r1", "r2"}
 
@@ -212,7 +212,7 @@ def test_killing_a_replica_moves_its_pages_and_their_links_restore_them(room, ch
         assert page.locator(EXCEPTION).count() == 0, name
         print(f"{name}: connected to r2 {reconnected:.1f} s after the kill")
     # the moved pages are alive on r2: a tab click (a fragment rerun) draws its view there
-    page = opened["explore_gru"][1]
+    page = opened["explore"][1]
     page.get_by_role("tab", name="Hidden states").click()
     try:
         in_address(page, "view=hidden", timeout=15_000)
@@ -224,8 +224,8 @@ def test_killing_a_replica_moves_its_pages_and_their_links_restore_them(room, ch
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(ARTIFACTS / "room_after_failover.png"), full_page=True)
     print(f"view drawn on r2 {time.monotonic() - killed:.1f} s after the kill")
-    ctx, page, wanted = opened["compare"]
-    assert replica_of(ctx) == "r2" and page.url == before["compare"]
+    ctx, page, wanted = opened["survivor"]
+    assert replica_of(ctx) == "r2" and page.url == before["survivor"]
     assert knobs(page, wanted) == wanted and page.locator(EXCEPTION).count() == 0
     for ctx, _, _ in opened.values():
         ctx.close()
