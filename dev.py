@@ -316,7 +316,7 @@ def main(argv: list[str]) -> int:
     except SetupError as e:
         print(f"dev.py: set-up failed: {e}", file=sys.stderr)
         return 1
-    if cmd in ("app", "setup"):
+    if cmd in ("app", "setup", "room"):
         ensure_compiled_loops()
     if cmd == "app":
         exec_venv(["-m", "dashboard.serve", *APP_ARGS, *args])  # streamlit run dashboard/app.py

@@ -49,9 +49,9 @@ def test_html_report_renders_offline(pw, tmp_path):
     trace = unroll(small_config(cell="lstm", seq_len=30, hidden_size=8, task="sentence",
                                 text="one <b>two</b> three " * 4))
     view = S.View(view="gradient")
-    # |dL/dh_t|, its norm, BPTT terms, influence, values at t
+    # |dL/dh_t|, its norm, BPTT terms; the values at t; influence
     figures = report.view_figures(trace, view)
-    assert len(figures) == 2  # the stacked gradient view and the influence matrix
+    assert len(figures) == 3  # the stacked gradient view, the values at t, the influence matrix
     page_html = report.report_html(figures, trace.config, view=view,
                               explanations=[("Gradient", "dL/dh_t <i>through</i> time")],
                               url="http://127.0.0.1:8501/?cell=lstm")
@@ -64,10 +64,10 @@ def test_html_report_renders_offline(pw, tmp_path):
     page.goto(path.as_uri())
     page.wait_for_function("""() => {
         const g = document.querySelectorAll('.js-plotly-plot');
-        return g.length === 2 && Array.from(g).every(gd => gd._fullLayout && gd.querySelector('.main-svg'));
+        return g.length === 3 && Array.from(g).every(gd => gd._fullLayout && gd.querySelector('.main-svg'));
     }""", timeout=30_000)
     rendered = page.evaluate(RENDERED_JS)
-    assert len(rendered) == 2
+    assert len(rendered) == 3
     assert all(r["svg"] > 0 and r["traces"] > 0 and r["drawn"] > 0 for r in rendered), rendered
     assert page.get_by_text("dL/dh_t <i>through</i> time").count() == 1, "escaped, shown as text"
     page.screenshot(path=str(ARTIFACTS / "browser_report.png"), full_page=True)
@@ -142,6 +142,9 @@ def test_modebar_downloads_an_svg_when_chosen(app):
     svg = open(dl.value.path(), "rb").read()
     assert svg.lstrip().startswith(b"<svg") and b"</svg>" in svg[-200:], svg[:80]
     assert dl.value.suggested_filename == "unrolled_fig_grad.svg"
+    # the cursor lines are drawn over the chart on screen, not by Plotly: the image gets them
+    cursor = b"rgb(0, 179, 179)"  # theme.CURSOR_COLOR, on no other line of this chart
+    assert svg.count(cursor) == 3, "the time cursor's line on each of the view's three plots"
     page.locator(".st-key-image_format").get_by_text("PNG").click()  # leave it as found
 
 

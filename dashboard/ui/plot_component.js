@@ -258,8 +258,10 @@ function makeChart(parent) {
 
 // The camera of a chart that follows the cursor: the image Plotly renders apart must carry the
 // cursor lines, which on screen are not Plotly's.
-function cursorCamera(chart, Plotly) {
-  return {name: "toImage", title: "Download plot", icon: Plotly.Icons.camera, click: (gd) => {
+function cursorCamera(chart, Plotly, config) {
+  const format = (config.toImageButtonOptions || {}).format || "png";
+  const title = `Download plot as a${format === "svg" ? "n" : ""} ${format}`; // Plotly's own words
+  return {name: "toImage", title, icon: Plotly.Icons.camera, click: (gd) => {
     const fl = gd._fullLayout;
     const layout = {...gd.layout, width: fl.width, height: fl.height,
                     shapes: [...(gd.layout.shapes || []), ...cursorShapes(chart, cursorT())]};
@@ -277,7 +279,7 @@ function plotConfig(chart, config, Plotly) {
   if (configKey !== chart.configKey) {
     chart.configKey = configKey;
     // no upload-to-Plotly-Cloud button (plotly.js shows one by default), no selection tools
-    const add = follows ? [cursorCamera(chart, Plotly), chart.fullscreen] : [chart.fullscreen];
+    const add = follows ? [cursorCamera(chart, Plotly, config), chart.fullscreen] : [chart.fullscreen];
     const remove = ["lasso2d", "select2d", "sendChartToCloud", ...(follows ? ["toImage"] : [])];
     chart.config = {...config, showSendToCloud: false, modeBarButtonsToAdd: add,
                     modeBarButtonsToRemove: remove};
