@@ -319,7 +319,7 @@ def main(argv: list[str]) -> int:
     if cmd in ("app", "setup", "room"):
         ensure_compiled_loops()
     if cmd == "app":
-        exec_venv(["-m", "dashboard.serve", *APP_ARGS, *args])  # streamlit run dashboard/app.py
+        exec_venv(["-m", "streamlit", "run", "dashboard/app.py", *APP_ARGS, *args])
     if cmd == "test":
         return cmd_test(args)
     if cmd == "bench":

@@ -295,8 +295,7 @@ def server_pid(url: str) -> int:
                 cmd = f.read().split(b"\0")
         except OSError:
             continue
-        line = b" ".join(cmd)
-        if (b"streamlit" in line or b"dashboard.serve" in line) and str(port).encode() in cmd:
+        if b"streamlit" in b" ".join(cmd) and str(port).encode() in cmd:
             return int(entry)
     raise RuntimeError("could not find the server process")
 

@@ -101,13 +101,12 @@ def server_states(stats_socket: Path) -> dict[str, str]:
 
 
 def replica_command(port: int, python: str = sys.executable) -> list[str]:
-    """The dashboard's server (dashboard/serve.py: `streamlit run dashboard/app.py`) on
-    127.0.0.1:port with dev.py app's settings."""
+    """`streamlit run dashboard/app.py` on 127.0.0.1:port with dev.py app's settings."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     import dev  # standard library only: its APP_ARGS are the ones `python3 dev.py app` uses
 
-    return [python, "-m", "dashboard.serve", *dev.APP_ARGS, *REPLICA_ARGS,
+    return [python, "-m", "streamlit", "run", "dashboard/app.py", *dev.APP_ARGS, *REPLICA_ARGS,
             "--server.address", "127.0.0.1", "--server.port", str(port)]
 
 

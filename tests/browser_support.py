@@ -45,12 +45,9 @@ def free_ports(k: int) -> list[int]:
 @contextlib.contextmanager
 def streamlit_app(script: str = "dashboard/app.py", timeout: float = 90.0, log_path=None):
     """Run `streamlit run script` on a free port (own process group); yield (url, started_at).
-    The dashboard starts as `python3 dev.py app` starts it (dashboard/serve.py). Stops the
-    group by PID at the end."""
+    Stops the group by PID at the end."""
     port = free_port()
-    start = (["-m", "dashboard.serve"] if script == "dashboard/app.py" else
-             ["-m", "streamlit", "run", script])
-    cmd = [sys.executable, *start, "--server.headless", "true",
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port),
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
            "--server.enableStaticServing", "true"]  # charts load plotly.min.js from app/static/
