@@ -19,7 +19,7 @@ QUERY = "cell=lstm&seq_len=60&hidden_size=12&seed=3"
 FOLLOWERS_JS = """
 () => Array.from(document.querySelectorAll('.unrolled-chart')).filter(b => b.dataset.cursor !== undefined)
   .map(b => [b.dataset.cursor, Array.from(b.querySelectorAll('.unrolled-cursor-line'))
-    .filter(d => d.style.display !== 'none').map(d => parseFloat(d.style.left))])
+    .filter(d => d.style.display !== 'none').map(d => parseFloat(d.dataset.x))])
 """
 # The values chart as drawn: its title and its h_t line.
 VALUES_JS = """
