@@ -68,8 +68,10 @@ def shown(payload: dict, t: int | None) -> dict:
         row = t - values["start"]
         for trace, y in zip(fig["data"], decode(values["y"]), strict=False):
             trace["y"] = y[row]
-        word = values["words"][row] if values["words"] else ""
-        fig["layout"]["title"]["text"] = f"{values['title'][0]}{t}{word}{values['title'][1]}"
+        words = values["words"] or [""] * (values["stop"] - values["start"])
+        head = f"{values['title']}{values['start']}{words[0]}"  # the figure is drawn at start
+        suffix = fig["layout"]["title"]["text"].removeprefix(head)
+        fig["layout"]["title"]["text"] = f"{values['title']}{t}{words[row]}{suffix}"
     return fig
 
 

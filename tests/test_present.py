@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import plotly.colors as pc
+import plotly.graph_objects as go
 import pytest
 from apptest_support import chart_specs
 from markdown_text import plain
@@ -15,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import theme
 from dashboard.export import report
+from dashboard.figures import gradient, views
 from dashboard.figures.present import style_for_presentation
 from dashboard.state import explore as S
 from engine import unroll
@@ -155,3 +158,19 @@ def test_presentation_survives_a_preset(monkeypatch):
     at.run()
     assert not at.exception
     assert at.query_params["present"] == "true" and set(_fonts(at)) == {theme.PRESENT_FONT}
+
+
+
+def test_names_in_titles_keep_the_colour_of_their_line(traces):
+    """The names under a title (stack.legend_line) are recoloured with their lines."""
+    trace = traces["lstm"]
+    stacked, _ = views.build_view("gradient", trace, 0, 0, 0)
+    for fig in (gradient.vectors_figure(trace), go.Figure(stacked, _validate=False)):
+        styled = style_for_presentation(fig)
+        texts = [styled.layout.title.text or ""] + [a.text or "" for a in styled.layout.annotations]
+        named = {c.lower() for t in texts for c in re.findall(r"color:(#[0-9a-fA-F]{6})", t)}
+        lines = {tr.line.color.lower() for tr in styled.data
+                 if getattr(tr, "line", None) is not None and isinstance(tr.line.color, str)}
+        assert named and named <= lines | set(theme.PRESENT_COLORS.values()), (named, lines)
+        assert not named & {c for c in theme.PRESENT_COLORS if c.startswith("#")}, \
+            "no name is left in its everyday colour"

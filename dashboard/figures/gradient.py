@@ -256,24 +256,21 @@ def vectors_figure(trace: Trace, layer: int = 0, direction: int = 0, sample: int
                  line=dict(color=color, width=1.5, shape="hvh"),
                  **({"yaxis": "y2"} if k == len(lines) - 1 else {}))
             for k, (name, v, color) in enumerate(lines)]
-    layout = layout_data(f"Values at step t = {t}{step_name(trace, t)}"
-                         f"{_values_note(trace, layer, direction, sample, data)}", VALUES_HEIGHT)
+    layout = layout_data(f"{VALUES_TITLE}{t}{step_name(trace, t)}"
+                         f"{where_note(trace, layer, direction, sample)}<br>{legend_line(data)}",
+                         VALUES_HEIGHT)
     # the names in the title (stack.legend_line): Plotly's legend doubled the cost of the redraw
     # the browser makes at every move of the time cursor
     layout.update(yaxis=dict(title=dict(text="value")),
                   yaxis2=dict(title=dict(text="dL/dh_t"), overlaying="y", side="right",
                               showgrid=False, exponentformat="e"),
-                  xaxis=dict(title=dict(text="unit")), margin={**theme.MARGIN, "r": 70},
+                  xaxis=dict(title=dict(text="unit")), margin={**theme.MARGIN, "r": 70, "b": 55},
                   showlegend=False)
     return {"data": data, "layout": layout}
 
 
 VALUES_HEIGHT = 320  # px: the values readout
-
-
-def _values_note(trace: Trace, layer: int, direction: int, sample: int, data: list[dict]) -> str:
-    """What follows the step in the readout's title: where it is, then its lines' names."""
-    return f"{where_note(trace, layer, direction, sample)}<br>{legend_line(data)}"
+VALUES_TITLE = "Values at step t = "  # the readout's title up to the step (values_window)
 
 
 VALUES_BUDGET = 2 ** 14  # numbers per line of values_window: 64 steps at H = 256, all of T = 50
@@ -283,8 +280,9 @@ def values_window(trace: Trace, layer: int = 0, direction: int = 0, sample: int 
                   t: int = 0) -> dict:
     """vectors_figure's lines at every step of a window of steps around t, for the browser to
     redraw the readout when the time cursor moves (ui/cursor.py): {"start", "stop" (the steps
-    [start, stop)), "y" (per line, (stop - start, H) float32), "title" (the readout's title
-    before and after the step), "words" (per step the step's name, or None)}. The window is
+    [start, stop)), "y" (per line, (stop - start, H) float32), "title" (what the readout's title
+    says before the step; what follows the step is the figure's own, as drawn), "words" (per step
+    the step's name, or None)}. The window is
     the block of steps holding t and one block either side, so a move within the block sends
     the same window again (and Streamlit's message cache passes it as a reference)."""
     ld = trace.layer_index(layer, direction)
@@ -295,7 +293,5 @@ def values_window(trace: Trace, layer: int = 0, direction: int = 0, sample: int 
     lines = _value_lines(trace, ld, sample, slice(start, stop))
     words = ([step_name(trace, s) for s in range(start, stop)]
              if trace.step_labels is not None else None)
-    named = [dict(name=name, line=dict(color=color)) for name, _, color in lines]
     return {"start": start, "stop": stop, "y": [f32(v) for _, v, _ in lines],
-            "title": ["Values at step t = ", _values_note(trace, layer, direction, sample, named)],
-            "words": words}
+            "title": VALUES_TITLE, "words": words}

@@ -5,6 +5,8 @@ page when the mode is on, so no figure builder needs to know about it.
 
 from __future__ import annotations
 
+import re
+
 import plotly.graph_objects as go
 
 from dashboard import theme
@@ -33,6 +35,17 @@ _COLORS = {_norm_color(k): v for k, v in theme.PRESENT_COLORS.items()}
 def present_color(c):
     """The presentation colour for a dashboard colour (others unchanged)."""
     return _COLORS.get(_norm_color(c), c) if isinstance(c, str) else c
+
+
+_SPAN_COLOR = re.compile(r"color:\s*([^;\"']+)")
+
+
+def present_text(text):
+    """A title's coloured names (stack.legend_line's spans) in their presentation colours, so a
+    name keeps the colour of its line."""
+    if not isinstance(text, str):
+        return text
+    return _SPAN_COLOR.sub(lambda m: f"color:{present_color(m.group(1).strip())}", text)
 
 
 def present_scale(scale):
@@ -92,8 +105,10 @@ def style_for_presentation(fig: go.Figure) -> go.Figure:
     margin_t = lay.margin.t if lay.margin.t is not None else 50
     margin_l = lay.margin.l if lay.margin.l is not None else 60
     lay.margin.update(t=margin_t + 24, l=margin_l + 20)
+    lay.title.text = present_text(lay.title.text)
     for ann in lay.annotations:  # subplot titles
         ann.font = _font(theme.PRESENT_FONT)
+        ann.text = present_text(ann.text)
     fig.for_each_xaxis(lambda ax: ax.update(tickfont=_font(theme.PRESENT_FONT),
                                             title_font=_font(theme.PRESENT_FONT)))
     fig.for_each_xaxis(_rethin_words)

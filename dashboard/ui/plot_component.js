@@ -147,9 +147,13 @@ function cursorShapes(chart, t) {
     : {type: "line", xref: ln.xref, yref: ln.yref, y0: t, y1: t, x0: ln.from, x1: ln.to, line: ln.line}));
 }
 
+function stepName(v, t) {
+  return v.words ? v.words[t - v.start] || "" : "";
+}
+
+// The readout's title at step t: what follows the step is the figure's own (as styled).
 function valuesTitle(v, t) {
-  const word = v.words ? v.words[t - v.start] || "" : "";
-  return `${v.title[0]}${t}${word}${v.title[1]}`;
+  return `${v.title}${t}${stepName(v, t)}${v.suffix}`;
 }
 
 // The values readout at step t: its lines' y from the window (null when t is outside it).
@@ -320,6 +324,10 @@ async function draw(chart, payload) {
   chart.values = payload.values || null;
   let data = figure.data;
   if (chart.values) { // the readout at the cursor's step, if the window holds it
+    const v = chart.values;
+    const head = `${v.title}${v.start}${stepName(v, v.start)}`; // the figure is drawn at start
+    const text = String((layout.title || {}).text || "");
+    v.suffix = text.startsWith(head) ? text.slice(head.length) : "";
     const t = cursorT();
     const ys = valuesAt(chart.values, t);
     chart.valuesT = ys ? t : null;
