@@ -163,8 +163,13 @@ REPORT_COLORS = {
 # 7 kB Plotly default each figure carries: colour bars without outline or ticks (as Plotly's
 # default draws them), a bold title. The browser adds the page's font, text and grid colours
 # from Streamlit's theme, so charts follow a light or a dark theme.
+# Tick labels may overflow the chart ("allow"): Plotly's default, "hide past div", measures every
+# tick label's box at every redraw to hide the ones past the edge, a third of the axes' cost when
+# the time cursor redraws the values readout; the margins keep them inside anyway.
+_TICKS = {"ticklabeloverflow": "allow"}
 PAGE_TEMPLATE = {
-    "data": {"heatmap": [{"type": "heatmap", "colorbar": {"outlinewidth": 0, "ticks": ""}}]},
+    "data": {"heatmap": [{"type": "heatmap",
+                          "colorbar": {"outlinewidth": 0, "ticks": "", **_TICKS}}]},
     "layout": {"font": {"size": 12}, "title": {"font": {"size": 16, "weight": 600}},
-               "colorway": pc.qualitative.Plotly},
+               "colorway": pc.qualitative.Plotly, "xaxis": _TICKS, "yaxis": _TICKS},
 }

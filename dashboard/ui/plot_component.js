@@ -39,6 +39,12 @@ function themeLayout(el) {
           xaxis: axis, yaxis: axis, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)"};
 }
 
+// A title's words without its markup (Plotly titles carry <br> and <span>), for aria-label.
+function plainText(html) {
+  return String(html || "").replace(/<br\s*\/?>/gi, " · ").replace(/<[^>]*>/g, "")
+    .replace(/\s+/g, " ").trim();
+}
+
 function decode(data) {
   if (typeof data === "string") return JSON.parse(data);
   const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
@@ -180,8 +186,9 @@ async function moveValues(chart) {
         chart.valuesT = null;
         break;
       }
-      await window.Plotly.update(chart.gd, {y: ys}, {"title.text": valuesTitle(v, t)},
-                                 ys.map((_, i) => i));
+      const title = valuesTitle(v, t);
+      await window.Plotly.update(chart.gd, {y: ys}, {"title.text": title}, ys.map((_, i) => i));
+      chart.box.setAttribute("aria-label", plainText(title));
       chart.gd.style.opacity = "";
       chart.valuesT = t;
     } while (chart.valuesAgain);
@@ -236,6 +243,11 @@ function fullscreenSize(chart) {
 function makeChart(parent) {
   const box = document.createElement("div");
   box.className = "unrolled-chart";
+  // A keyboard stop named by the chart's title (draw sets it), first in the chart: Streamlit's tab
+  // panel looks for its first tabbable element after every change under it, and without this
+  // walked the heatmaps' whole SVG (hundreds of elements) at every move of the time cursor.
+  box.tabIndex = 0;
+  box.setAttribute("role", "figure");
   box.style.background = "var(--st-background-color, #fff)";
   const note = document.createElement("div");
   note.setAttribute("role", "alert");
@@ -311,7 +323,9 @@ async function draw(chart, payload) {
   const base = template.layout || {};
   const theme = themeLayout(chart.box);
   layout.template = {...template, layout: {...base, ...theme,
-                                           font: {...(base.font || {}), ...theme.font}}};
+                                           font: {...(base.font || {}), ...theme.font},
+                                           xaxis: {...(base.xaxis || {}), ...theme.xaxis},
+                                           yaxis: {...(base.yaxis || {}), ...theme.yaxis}}};
   const size = fullscreenSize(chart);
   if (size) Object.assign(layout, size);
   // Layout containment at the figure's own height: Plotly measures its text many times while it
@@ -320,6 +334,7 @@ async function draw(chart, payload) {
   chart.gd.style.contain = height ? "strict" : "";
   chart.gd.style.height = height ? `${height}px` : "";
   chart.key = payload.key;
+  chart.box.setAttribute("aria-label", plainText((layout.title || {}).text));
   chart.cursor = payload.cursor || null;
   chart.values = payload.values || null;
   let data = figure.data;
