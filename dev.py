@@ -13,7 +13,8 @@ editable. It records what it installed in .venv/.unrolled-stamp and does nothing
 unless pyproject.toml or the torch pin changed. Set UNROLLED_TORCH_INDEX_URL to take torch from
 another index (e.g. https://download.pytorch.org/whl/cpu). `setup` and `app` also fill numba's disk
 cache with the engine's compiled loops (engine/precompile.py) whenever engine/loops.py changed,
-so the dashboard's first visit never waits for a compile.
+and compile the project's modules to bytecode, so the dashboard's first visit never waits for a
+compile.
 
 Standard library only: it must run on a fresh machine that has nothing but python3.
 """
@@ -263,6 +264,20 @@ def ensure_compiled_loops() -> None:
         f.write(want + "\n")
 
 
+SOURCES = ("dashboard", "engine")  # the project's own packages (the rest came compiled by pip)
+
+
+def ensure_bytecode() -> None:
+    """Compile the project's modules to bytecode (__pycache__/*.pyc) where a source is newer than
+    its .pyc, so a server start reads them instead of compiling ~70 modules from source (0.2-0.3 s
+    on the first page's path, and every start where PYTHONDONTWRITEBYTECODE is set, as on some
+    CI machines and containers: Python then never writes them itself). Up to date, it costs
+    one stat per module. A failure is reported, not fatal: Python then compiles at import."""
+    rc = subprocess.call([VENV_PY, "-m", "compileall", "-q", *SOURCES], cwd=ROOT)
+    if rc != 0:
+        say(f"compiling the modules to bytecode failed (exit {rc}): a server start compiles them")
+
+
 def exec_venv(args: list[str]) -> None:
     """Replace this process with the venv's python running args, from the repo root."""
     os.chdir(ROOT)
@@ -317,6 +332,7 @@ def main(argv: list[str]) -> int:
         print(f"dev.py: set-up failed: {e}", file=sys.stderr)
         return 1
     if cmd in ("app", "setup", "room"):
+        ensure_bytecode()
         ensure_compiled_loops()
     if cmd == "app":
         exec_venv(["-m", "streamlit", "run", "dashboard/app.py", *APP_ARGS, *args])

@@ -196,6 +196,11 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    sys.path.insert(0, str(ROOT))
+    import dev  # the servers start as after `python3 dev.py app`: bytecode and loops compiled
+
+    dev.ensure_bytecode()
+    dev.ensure_compiled_loops()
     rows = []
     print(f"CPU pressure from other work at start: {cpu_pressure()}", flush=True)
     with sync_playwright() as pw:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_BYTES = 5_000_000  # 5 MB: years of daily prices are a few hundred KB
 MAX_ROWS = 100_000
@@ -81,6 +84,8 @@ def read_table(data: bytes, name: str = "upload.csv") -> Table:
         sep = csv.Sniffer().sniff(text[:20_000], delimiters=",;\t").delimiter
     except csv.Error:
         sep = ","
+    import pandas as pd  # on upload only: its import (0.5 s) stays off the cold start
+
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, nrows=MAX_ROWS + 1, skipinitialspace=True)
     except pd.errors.EmptyDataError:
@@ -111,6 +116,8 @@ def read_table(data: bytes, name: str = "upload.csv") -> Table:
 
 def _numbers(col: pd.Series) -> np.ndarray:
     """A column as float64; anything that is not a finite number becomes NaN."""
+    import pandas as pd
+
     v = np.array(pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan))
     v[~np.isfinite(v)] = np.nan
     return v

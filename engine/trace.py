@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 
 from .config import Config
 from .flags import any_flag
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PER_STEP = ("hidden", "cell", "act_deriv", "grad_hidden", "grad_cell")  # (L*D, T, B, H)
 MODEL_LEVEL = ("inputs", "targets", "outputs", "grad_input", "grad_direct")  # (T, B, .)
@@ -111,6 +114,8 @@ class Trace:
 
     def frame(self, name: str) -> pd.DataFrame:
         """Tidy table (layer, direction, t, sample, unit, value) of one quantity."""
+        import pandas as pd  # here: a table is asked for rarely, and pandas takes 0.5 s to import
+
         x = self.array(name)
         if x is None:
             raise ValueError(f"Trace.frame: {name!r} does not exist for cell {self.config.cell!r}")

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,7 @@ from streamlit.testing.v1 import AppTest
 events = []
 def note(name):
     events.append({"name": name, "torch": "torch" in sys.modules, "numba": "numba" in sys.modules,
+                   "pandas": "pandas" in sys.modules, "pyarrow": "pyarrow" in sys.modules,
                    "frozen": gc.get_freeze_count()})
 def spy(module, attr, name=None):
     real = getattr(module, attr)
@@ -111,6 +113,13 @@ def test_loops_warm_up_and_freeze_come_after_the_first_page(first_run):
     assert all(e["frozen"] == 0 for e in first_run["events"] if e["name"] == "chart"), \
         "no freeze before the page's charts"
     assert names.count("freeze_startup_objects") == 1 and names.count("load_compiled_loops") == 1
+
+
+def test_the_first_page_imports_no_pandas(first_run):
+    """pandas and pyarrow (0.5 s to import) make only tables (exports, uploads, summaries): the
+    first page's charts are drawn without them."""
+    charts = [e for e in first_run["events"] if e["name"] == "chart"]
+    assert charts and not any(e["pandas"] or e["pyarrow"] for e in charts), charts
 
 
 # ------------------------------------------------------------- the compiled loops' disk cache
@@ -195,3 +204,26 @@ def test_dev_moves_the_cache_to_a_fixed_folder_when_engine_is_read_only(monkeypa
     assert dev.numba_cache_dir() == str(tmp_path / "home-cache" / "unrolled" / "numba")
     assert os.environ["NUMBA_CACHE_DIR"] == dev.numba_cache_dir(), "the app inherits it"
     assert Path(os.environ["NUMBA_CACHE_DIR"]).is_dir()
+
+
+def test_dev_compiles_the_modules_to_bytecode_and_again_after_an_edit(monkeypatch, tmp_path):
+    """dev.py app/setup/room leave a .pyc beside every module of dashboard/ and engine/, rewritten
+    when the source changes, so a server start compiles nothing (even where
+    PYTHONDONTWRITEBYTECODE keeps Python from writing them itself)."""
+    spec = importlib.util.spec_from_file_location("dev_bytecode", ROOT / "dev.py")
+    dev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dev)
+    monkeypatch.setattr(dev, "ROOT", str(tmp_path))
+    monkeypatch.setattr(dev, "VENV_PY", sys.executable)  # the interpreter whose .pyc we look for
+    sources = [tmp_path / "dashboard" / "ui" / "a.py", tmp_path / "engine" / "b.py"]
+    for path in sources:
+        path.parent.mkdir(parents=True)
+        path.write_text("X = 1\n")
+    dev.ensure_bytecode()
+    cached = [Path(importlib.util.cache_from_source(str(p))) for p in sources]
+    assert all(c.exists() for c in cached), cached
+    first = cached[1].read_bytes()
+    sources[1].write_text("X = 22  # edited\n")
+    os.utime(sources[1], ns=(time.time_ns() + 10**9,) * 2)  # a later mtime, as an edit gives
+    dev.ensure_bytecode()
+    assert cached[1].read_bytes() != first, "the edited module was compiled again"

@@ -9,9 +9,9 @@ sides.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import theme
@@ -27,6 +27,9 @@ from dashboard.figures.base import (
     word_ticks,
 )
 from engine import Trace
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SIDE_NAMES = ("A", "B")
 PAIR_LEGEND_TOP = 110  # px above each norm plot of the pair: its title and a wrapped legend
@@ -246,6 +249,8 @@ def summary_row(trace: Trace, where: dict) -> dict[str, str]:
 
 def summary_table(a: Trace, b: Trace, where: dict) -> pd.DataFrame:
     """A vs B, one row per quantity; a third column marks the rows where they differ."""
+    import pandas as pd  # here, not at the top: its import (0.5 s) stays off the cold start
+
     ra, rb = summary_row(a, where), summary_row(b, where)
     return pd.DataFrame({"A": list(ra.values()), "B": [rb[k] for k in ra],
                          "differs": ["◀▶" if ra[k] != rb[k] else "" for k in ra]},

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import uploads as U
@@ -26,6 +26,9 @@ from dashboard.ui import weights as weights_ui
 from dashboard.ui.charts import draw, guarded
 from dashboard.ui.widgets import applies, param_widget
 from engine.train import Progress, TrainResult, train_many
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REDRAW_S = 0.5  # live charts: redraw at most twice a second (the browser needs time to draw)
 DRAW_SHARE = 0.3  # ... and spend at most about this share of the run drawing (slow machines)
@@ -294,6 +297,8 @@ def _show(run: dict, progress, slots) -> None:
 
 def summary(results: list[TrainResult]) -> pd.DataFrame:
     """Per model: final loss (mean of the last tenth of the steps), the baseline, their ratio."""
+    import pandas as pd  # after a run only: its import (0.5 s) stays off the cold start
+
     rows = []
     for r in results:
         base = r.baselines[0]
