@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -30,9 +31,23 @@ def test_plotly_js_is_copied_once_and_replaced_when_the_package_changes(tmp_path
     assert startup.install_plotly_js(source, target) and target.read_text() == "/* plotly v1 */"
     mtime = target.stat().st_mtime_ns
     assert startup.install_plotly_js(source, target) and target.stat().st_mtime_ns == mtime
+    assert unzipped(target) == b"/* plotly v1 */", "the zip the page fetches holds the same file"
     source.write_text("/* plotly v2 */")
     assert startup.install_plotly_js(source, target) and target.read_text() == "/* plotly v2 */"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["plotly.min.js"], "no temp files"
+    assert unzipped(target) == b"/* plotly v2 */", "and follows a new version"
+    startup.zip_path(target).write_bytes(b"PK broken")
+    assert startup.install_plotly_js(source, target) and unzipped(target) == b"/* plotly v2 */"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["plotly.min.js", "plotly.min.js.zip"], \
+        "no temp files"
+
+
+def unzipped(target: Path) -> bytes:
+    """The one file in the zip beside target, checked for what plotly_loader.js reads: deflated,
+    its sizes in its local header (no data descriptor)."""
+    with zipfile.ZipFile(startup.zip_path(target)) as z:
+        (info,) = z.infolist()
+        assert info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 0x8, info
+        return z.read(info)
 
 
 def test_plotly_js_missing_from_the_package_is_reported_not_raised(tmp_path):
@@ -42,8 +57,12 @@ def test_plotly_js_missing_from_the_package_is_reported_not_raised(tmp_path):
 def test_the_served_copy_is_the_plotly_packages_own():
     assert startup.install_plotly_js()
     assert startup.PLOTLY_JS.read_bytes() == startup.SOURCE_JS.read_bytes()
-    assert "app/static/plotly.min.js" in (startup.HERE / "plotly_preload.js").read_text(), \
-        "the preload fetches the URL the copy is served at"
+    assert unzipped(startup.PLOTLY_JS) == startup.SOURCE_JS.read_bytes()
+    loader = (startup.HERE / "plotly_loader.js").read_text()
+    assert '"app/static/plotly.min.js.zip"' in loader and '"app/static/plotly.min.js"' in loader, \
+        "the page fetches the URLs the copies are served at"
+    for script in ("plotly_preload.js", "plot_component.js"):
+        assert startup.with_plotly_loader(script).startswith(loader), "one loader for both"
 
 
 # ------------------------------------------------------------- the first script run's order

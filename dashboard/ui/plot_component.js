@@ -1,30 +1,10 @@
 // Unrolled's chart element (see plot_component.py for why it exists): draws a Plotly figure once,
-// then redraws the same chart in place with one Plotly.react call per update.
+// then redraws the same chart in place with one Plotly.react call per update. plotly_loader.js
+// comes before this file (plot_component.py joins them): loadPlotly.
 
 const CURSOR_EVENT = "unrolled:cursor"; // sent by the time cursor (cursor_component.js)
-const PLOTLY_URL = "app/static/plotly.min.js"; // Streamlit's static file serving (plot_component.py)
 const EXPAND = {width: 512, height: 512, path: "M32 32h160v64H96v96H32V32zm288 0h160v160h-64V96h-96V32zM32 320h64v96h96v64H32V320zm416 0h64v160H320v-64h96v-96z"};
 const COLLAPSE = {width: 512, height: 512, path: "M128 32h64v160H32v-64h96V32zm192 0h64v96h96v64H320V32zM32 320h160v160h-64v-96H32v-64zm288 0h160v64h-96v96h-64V320z"};
-
-// One script tag per page, shared by every chart; a failed load is retried by the next draw.
-function loadPlotly() {
-  if (window.Plotly) return Promise.resolve(window.Plotly);
-  if (!window.__unrolledPlotly) {
-    window.__unrolledPlotly = new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = new URL(PLOTLY_URL, document.baseURI).href;
-      script.onload = () => (window.Plotly ? resolve(window.Plotly)
-        : reject(new Error(`${script.src} defined no Plotly`)));
-      script.onerror = () => {
-        window.__unrolledPlotly = null;
-        script.remove();
-        reject(new Error(`could not load ${script.src}`));
-      };
-      document.head.appendChild(script);
-    });
-  }
-  return window.__unrolledPlotly;
-}
 
 // The page's own colours and font (Streamlit passes its theme as CSS variables), so charts follow
 // a light or dark theme; everything else comes with the figure's template (dashboard/theme.py).

@@ -10,14 +10,14 @@ updates it with a single Plotly.react; the figure JSON is the same one st.plotly
 Plotly.js itself is the copy shipped with the plotly Python package (so it always matches the
 JSON plotly.py writes), served once per page by Streamlit's static file serving from
 dashboard/static/ (server.enableStaticServing, set in .streamlit/config.toml and by dev.py),
-copied there by ui/startup.py when the server starts.
+copied there, with a zip of it that the page fetches (plotly_loader.js), by ui/startup.py when the
+server starts.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -26,11 +26,10 @@ import streamlit as st
 
 from dashboard import theme
 from dashboard.figures.stack import split_cursor
-from dashboard.ui import cursor
+from dashboard.ui import cursor, startup
 
-HERE = Path(__file__).resolve().parent
 _chart = st.components.v2.component(
-    "unrolled_chart", js=(HERE / "plot_component.js").read_text(encoding="utf-8"),
+    "unrolled_chart", js=startup.with_plotly_loader("plot_component.js"),
     isolate_styles=False)  # no shadow root: Plotly's stylesheet lives in the page's <head>
 
 
