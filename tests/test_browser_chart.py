@@ -106,7 +106,7 @@ def test_plotting_library_that_cannot_load_is_a_message(app):
     page, url = app
     other = page.context.browser.new_page(viewport={"width": 1400, "height": 900})
     try:
-        other.route("**/plotly.min.js", lambda route: route.abort())
+        other.route("**/plotly.min.js*", lambda route: route.abort())  # the zip and the plain file
         other.goto(f"{url}/?seq_len=20")
         alert = other.locator(".unrolled-chart-error").first
         alert.wait_for(state="visible")

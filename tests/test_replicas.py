@@ -99,7 +99,8 @@ def test_the_balancer_spreads_new_browsers_and_keeps_each_on_its_replica(room):
     assert {who for _, who, _ in first} == {"r1", "r2"}, "new browsers go to both replicas"
     assert all(c.get(R.COOKIE) == who for _, who, c in first), "the cookie names the replica"
     for name in ("r1", "r2"):
-        for path in ("/", "/_stcore/health", "/app/static/plotly.min.js", "/_stcore/host-config"):
+        for path in ("/", "/_stcore/health", "/app/static/plotly.min.js.zip",
+                     "/app/static/plotly.min.js", "/_stcore/host-config"):
             status, who, cookies = get(f"{room.url}{path}", name)
             assert (status, who) == (200, name), f"{path} with cookie {name} went to {who}"
             assert R.COOKIE not in cookies, "a valid cookie is not set again"
@@ -107,6 +108,11 @@ def test_the_balancer_spreads_new_browsers_and_keeps_each_on_its_replica(room):
     assert "_streamlit_xsrf" in cookies, "Streamlit's XSRF cookie passes the balancer"
     with urllib.request.urlopen(f"{room.url}/app/static/plotly.min.js", timeout=30) as r:
         assert "javascript" in r.headers["Content-Type"] and len(r.read()) > 1_000_000
+    request = urllib.request.Request(f"{room.url}/app/static/plotly.min.js.zip",
+                                     headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=30) as r:  # what the page fetches: as stored
+        assert r.headers["Content-Type"] == "application/zip" and "Content-Encoding" not in r.headers
+        assert r.read(4) == b"PK\x03\x04"
 
 
 def browser_page(browser, room, replica: str, url: str):
