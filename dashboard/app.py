@@ -27,6 +27,8 @@ def run() -> None:
     from dashboard.screens import compare, explore, train  # torch, the engine: 2-3 s once
     from dashboard.ui import present
 
+    startup.defer_compiled_loops()  # the first page without numba; loaded after it is sent
+
     st.set_page_config(initial_sidebar_state=present.sidebar_state())
     present.toggle()  # on every page; `present=1` in the URL turns it on
     pages = [st.Page(explore.page, title="Explore", icon="🔎", url_path="explore", default=True),

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import compiled
+
 GATES = {"rnn": ("a",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 
 # phi, phi' written in terms of (a, h = phi(a)), and gamma = sup |phi'| for the Pascanu bound.
@@ -75,8 +77,6 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
         out["a"] = a  # (T, B, H): the pre-activation
         out["act_deriv"] = ACTIVATIONS[activation][1](a, h)
     elif cell == "lstm":
-        from . import loops  # numba: imported only where an LSTM runs (its import takes a while)
-
         a = a.cpu()  # the cell scan runs on the CPU
         # in place, vectorised, on the blocks of one (T, B, 4H) array, which then holds i f g o
         # (the gates are its views): i_t, f_t = sigma(a_i), sigma(a_f); g_t = tanh(a_g); o_t = sigma(a_o)
@@ -85,7 +85,7 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
         a[..., 3 * H:].sigmoid_()
         i, f, g, o = a.chunk(4, dim=-1)  # each (T, B, H)
         cs = np.empty((T + 1, B, H), dtype=a.numpy().dtype)  # c_{-1}, c_0, ..., c_{T-1}
-        loops.cell_scan(a.numpy(), cs)  # c_t = f_t c_{t-1} + i_t g_t
+        cell_scan(a.numpy(), cs)  # c_t = f_t c_{t-1} + i_t g_t
         c = torch.from_numpy(cs[1:])
         out.update(i=i, f=f, g=g, o=o, c=c, c_prev=torch.from_numpy(cs[:-1]), ifgo=a,
                    tc=torch.tanh(c))  # tanh(c_t), vectorised, for the backward pass
@@ -97,6 +97,20 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
         r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
         out.update(r=r, z=z, n=torch.tanh(in_ + r * hn), gh_n=hn)
     return out
+
+
+def cell_scan(ifgo: np.ndarray, cs: np.ndarray) -> None:
+    """cs (T+1, B, H): row 0 c_{-1} = 0, row t+1 c_t = f_t c_{t-1} + i_t g_t, from i f g o in
+    ifgo (T, B, 4H): loops.cell_scan, or the same steps in numpy while it is deferred."""
+    loops = compiled.loops()
+    if loops is not None:
+        loops.cell_scan(ifgo, cs)
+        return
+    H = ifgo.shape[-1] // 4
+    i, f, g = ifgo[..., :H], ifgo[..., H:2 * H], ifgo[..., 2 * H:3 * H]  # each (T, B, H)
+    cs[0] = 0.0
+    for t in range(len(ifgo)):
+        np.add(f[t] * cs[t], i[t] * g[t], out=cs[t + 1])
 
 
 def lstm_compiled(x: torch.Tensor, w_ih, w_hh, b_ih, b_hh) -> dict[str, torch.Tensor]:
@@ -121,7 +135,8 @@ def forward_layer(cell: str, activation: str, x: torch.Tensor, params: list[list
     """Run one layer; returns its output (T, B, D*H) and, per direction, every step's values in
     that direction's processing order (the reverse direction sees time flipped)."""
     with torch.no_grad():
-        if cell == "lstm" and x.dtype == torch.float64 and x.device.type == "cpu":
+        if (cell == "lstm" and x.dtype == torch.float64 and x.device.type == "cpu"
+                and compiled.loops() is not None):
             per_direction = [lstm_compiled(x if d == 0 else x.flip(0), *p) for d, p in enumerate(params)]
             hs = [v["h"] if d == 0 else v["h"].flip(0) for d, v in enumerate(per_direction)]
             return torch.cat(hs, dim=-1), per_direction  # (T, B, D*H)

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from . import compiled
+
 KINDS = ("nan", "inf", "overflow", "underflow")
 _BIG = {c: float(np.sqrt(np.finfo(c).max)) for c in "efdg"}  # sqrt(largest float) per dtype
 
@@ -15,14 +17,26 @@ def _first(mask_per_step: np.ndarray) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
+def _step_flags(x: np.ndarray, tiny: float, big: float) -> np.ndarray:
+    """loops.step_flags in numpy, for while the compiled loops are deferred (engine/compiled.py):
+    the first step t of x (P, T, Q), or -1, with a NaN; an Inf; |x| > big at a step without NaN;
+    a subnormal (0 < |x| < tiny)."""
+    a = np.abs(x)
+    with np.errstate(invalid="ignore"):
+        nan = np.isnan(a).any(axis=(0, 2))
+        per_step = (nan, (a == np.inf).any(axis=(0, 2)), (a > big).any(axis=(0, 2)) & ~nan,
+                    ((a < tiny) & (a > 0)).any(axis=(0, 2)))
+    return np.array([t if t is not None else -1 for t in map(_first, per_step)], dtype=np.int64)
+
+
 def scan(x: np.ndarray, time_axis: int, log10_norm: np.ndarray | None = None) -> dict:
     """First step of each kind of trouble in x; time_axis says which axis is t.
 
     overflow: |x| beyond sqrt(largest float) (one more multiply away from Inf);
     underflow: subnormal entries, or (given log10_norm, exact) a true norm that flushed to 0.
     """
-    from .loops import step_flags  # one compiled pass instead of ~6 numpy passes and temporaries
-
+    loops = compiled.loops()  # one compiled pass instead of ~6 numpy passes and temporaries
+    step_flags = _step_flags if loops is None else loops.step_flags
     fi = np.finfo(x.dtype)
     T = x.shape[time_axis]
     lead = math.prod(x.shape[:time_axis])  # (np.prod of a shape costs more than the scan of a small x)

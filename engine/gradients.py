@@ -23,6 +23,7 @@ import math
 import numpy as np
 import torch
 
+from . import compiled
 from .cells import ACTIVATIONS, GATES
 
 RESCALE = {np.dtype(np.float32): (2.0**-64, 64), np.dtype(np.float64): (2.0**-512, 512)}
@@ -178,8 +179,9 @@ def _rescale(nxt: np.ndarray, carry: np.ndarray, k: int, lo: float, step: int):
 def lstm_bptt(vals: dict[str, np.ndarray], w_hh: np.ndarray, e: np.ndarray) -> dict:
     """bptt for the LSTM with every step stored, as one compiled loop (loops.lstm_bptt): same
     result and scaling. vals: the forward values (processing order); e: (T, B, H) direct dL/dh_t."""
-    from . import loops  # numba: imported only where an LSTM runs (its import takes a while)
-
+    loops = compiled.loops()
+    if loops is None:  # deferred (engine/compiled.py): the recursion above, step by step in numpy
+        return bptt("lstm", factors("lstm", vals), w_hh, e, (e.shape[1],))
     T, B, H = e.shape
     lo, up = RESCALE[np.dtype(w_hh.dtype)]
     out = {"dh": np.empty_like(e), "dA": np.empty((T, B, 4 * H), e.dtype), "dc": np.empty_like(e),
@@ -203,10 +205,14 @@ def unscale(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
 def log10_norm(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """log10 of the norm over the last axis of a scaled array: exact even where values underflow.
     The squares are summed in float64 (loops.log10_row_norms: one compiled pass, no copy)."""
-    from . import loops  # numba: compiled on first use
-
+    loops = compiled.loops()
     rows = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
-    n = loops.log10_row_norms(rows).reshape(x.shape[:-1])
+    if loops is None:  # deferred (engine/compiled.py): the same sums, from a float64 copy
+        with np.errstate(all="ignore"):  # a row of zeros is log10(0) = -inf, as compiled
+            n = np.log10(np.sqrt(np.einsum("nr,nr->n", rows, rows, dtype=np.float64)))
+    else:
+        n = loops.log10_row_norms(rows)
+    n = n.reshape(x.shape[:-1])
     return n - LOG10_2 * scale.reshape(-1, *([1] * (n.ndim - 1)))
 
 

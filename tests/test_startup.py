@@ -104,7 +104,9 @@ at.query_params.update({"cell": "gru", "seq_len": "8", "hidden_size": "4"})
 at.run()
 assert not at.exception, [e.value for e in at.exception]
 names = [el.proto.component_name for el in at.get("bidi_component")]
-print(json.dumps({"events": events, "components": names}))
+from engine import compiled
+print(json.dumps({"events": events, "components": names,
+                  "after": {"numba": "numba" in sys.modules, "loops": compiled.loops() is not None}}))
 """
 
 
@@ -134,11 +136,13 @@ def test_loops_warm_up_and_freeze_come_after_the_first_page(first_run):
     assert names.count("freeze_startup_objects") == 1 and names.count("load_compiled_loops") == 1
 
 
-def test_the_first_page_imports_no_pandas(first_run):
-    """pandas and pyarrow (0.5 s to import) make only tables (exports, uploads, summaries): the
-    first page's charts are drawn without them."""
+def test_the_first_page_imports_no_pandas_and_no_numba(first_run):
+    """pandas and pyarrow (0.5 s to import) make only tables (exports, uploads, summaries), and
+    numba (0.75 s to import and load a first loop) only speeds the engine up: the first page's
+    charts are drawn without them. After that page the engine uses its compiled loops."""
     charts = [e for e in first_run["events"] if e["name"] == "chart"]
-    assert charts and not any(e["pandas"] or e["pyarrow"] for e in charts), charts
+    assert charts and not any(e["pandas"] or e["pyarrow"] or e["numba"] for e in charts), charts
+    assert first_run["after"] == {"numba": True, "loops": True}
 
 
 # ------------------------------------------------------------- the compiled loops' disk cache

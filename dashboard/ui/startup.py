@@ -4,8 +4,10 @@ order the first chart needs it (the cold start: benchmarks/bench_browser.py):
 - before the pages' imports (this module imports neither torch nor the engine, so it comes
   first): start_once() puts plotly.js where the charts load it from, and preload_plotly_js()
   makes the browser fetch and parse it while the server is still importing torch and the engine;
-- after the first page has been sent: after_first_page() loads the engine's compiled loops and
-  freezes the start-up objects, which only later reruns need.
+- the first page computes without the engine's compiled loops (defer_compiled_loops: numba's
+  import and first load cost about 0.75 s, and numpy computes the same);
+- after the first page has been sent: after_first_page() loads the compiled loops and freezes
+  the start-up objects, which only later reruns need.
 
 Also the engine's thread count for every page's engine call."""
 
@@ -135,19 +137,34 @@ def start_once() -> bool:
     return install_plotly_js()
 
 
+@st.cache_resource(show_spinner=False)
+def defer_compiled_loops() -> bool:
+    """Once per server process, before its first page: the engine computes with its numpy forms
+    instead of the compiled loops (engine/compiled.py), so numba's import and first load (about
+    0.75 s) do not delay the first chart; load_compiled_loops() ends this after that page."""
+    from engine import compiled
+
+    compiled.defer()
+    return True
+
+
 def load_compiled_loops() -> None:
     """Import numba and load every compiled loop of the engine (engine/precompile.py: from numba's
-    disk cache, which `python3 dev.py app` fills; compiled there if missing). A page's first
-    LSTM run loads the ones it needs itself; this loads the rest before freeze_startup_objects,
-    so that numba's ~80,000 objects are frozen with the others: left in sight they made every
-    full collection take 45-95 ms (measured with gc.collect timed). Only a speed-up: if it fails,
-    the page's own engine call reports the problem in words."""
-    try:
-        from engine.precompile import compile_loops
+    disk cache, which `python3 dev.py app` fills; compiled there if missing), and let the pages
+    use them (engine.compiled.resume). This comes before freeze_startup_objects, so that numba's
+    ~80,000 objects are frozen with the others: left in sight they made every full collection
+    take 45-95 ms (measured with gc.collect timed). Only a speed-up: if loading fails, the pages
+    go on with the numpy forms."""
+    from engine import compiled
+    from engine.precompile import compile_loops
 
+    compiled.resume()
+    try:
         compile_loops()
     except Exception:  # noqa: BLE001 - never take the page down at start-up
-        logging.getLogger(__name__).exception("loading the compiled loops failed")
+        compiled.defer()
+        logging.getLogger(__name__).exception("loading the compiled loops failed; the engine "
+                                              "computes with numpy")
 
 
 def freeze_startup_objects() -> None:
