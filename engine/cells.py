@@ -64,15 +64,22 @@ def gate_values(cell: str, activation: str, x: torch.Tensor, h: torch.Tensor,
 
     Returns gates by torch's names, plus what the backward pass needs: h_prev, and for the LSTM
     c, c_prev, tc = tanh(c_t) and ifgo (T, B, 4H: i f g o, whose views the gates are); for the GRU
-    gh_n = W_hn h_{t-1} + b_hn (the part the reset gate scales).
+    gh_n = W_hn h_{t-1} + b_hn (the part the reset gate scales). RNN and LSTM: also xh (T, B, I+H)
+    = [x_t, h_{t-1}], of which h_prev is a view (the backward's one product for dL/dW_ih, W_hh).
     """
-    T, B, _ = x.shape
+    T, B, I = x.shape
     H = w_hh.shape[1]
-    h_prev = torch.cat([h.new_zeros(1, B, H), h[:-1]])  # (T, B, H): h_{t-1}, h_{-1} = 0
-    out = {"h": h, "h_prev": h_prev}
-    if cell != "gru":  # a_t = [x_t, h_{t-1}] [W_ih | W_hh]^T + b_ih + b_hh: one matmul for all t
-        xh = torch.cat([x, h_prev], dim=-1).reshape(T * B, -1)  # (T*B, I+H)
-        a = torch.addmm(b_ih + b_hh, xh, torch.cat([w_ih, w_hh], dim=1).T).reshape(T, B, -1)
+    if cell == "gru":
+        h_prev = torch.cat([h.new_zeros(1, B, H), h[:-1]])  # (T, B, H): h_{t-1}, h_{-1} = 0
+        out = {"h": h, "h_prev": h_prev}
+    else:  # a_t = [x_t, h_{t-1}] [W_ih | W_hh]^T + b_ih + b_hh: one matmul for all t
+        xh = x.new_empty(T, B, I + H)  # [x_t, h_{t-1}], h_{-1} = 0
+        xh[..., :I] = x
+        xh[0, :, I:] = 0.0
+        xh[1:, :, I:] = h[:-1]
+        out = {"h": h, "h_prev": xh[..., I:], "xh": xh}  # h_prev (T, B, H): a view
+        a = torch.addmm(b_ih + b_hh, xh.reshape(T * B, -1),
+                        torch.cat([w_ih, w_hh], dim=1).T).reshape(T, B, -1)
     if cell == "rnn":
         out["a"] = a  # (T, B, H): the pre-activation
         out["act_deriv"] = ACTIVATIONS[activation][1](a, h)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from types import ModuleType
 
 _deferred = False
+_loops: ModuleType | None = None  # engine.loops once imported (an import statement costs ~5 us)
 
 
 def defer() -> None:
@@ -29,8 +30,11 @@ def resume() -> None:
 
 def loops() -> ModuleType | None:
     """engine.loops, or None while deferred (the caller then computes the same with numpy)."""
+    global _loops
     if _deferred:
         return None
-    from . import loops as compiled_loops  # numba: imported on first use (it takes a while)
+    if _loops is None:
+        from . import loops as compiled_loops  # numba: imported on first use (it takes a while)
 
-    return compiled_loops
+        _loops = compiled_loops
+    return _loops

@@ -273,9 +273,15 @@ def _backward(config: Config, fw: dict, wn: dict, inject: np.ndarray) -> dict:
             dh, dA_hh = gr.unscale(res["dh"], res["scale"]), gr.unscale(res["dA"], res["scale"])
             dA_ih = dA_hh if cell != "gru" else (dh[..., None, :] * fac["ih_from_h"]).reshape(T, B, -1)
             x_l = np.ascontiguousarray(flip(layer_in[layer]))  # (T, B, I_l) processing order
-            h_prev = vals[ld]["h_prev"]
-            weight_grad[n_ih] = gr.mm(dA_ih.reshape(T * B, -1).T, x_l.reshape(T * B, -1))
-            weight_grad[n_hh] = gr.mm(dA_hh.reshape(T * B, -1).T, h_prev.reshape(T * B, -1))
+            h_prev, xh = vals[ld]["h_prev"], vals[ld].get("xh")
+            if xh is not None and dA_hh is dA_ih:  # one product: dA^T [x_t, h_{t-1}]
+                I_l = x_l.shape[-1]
+                both = gr.mm(dA_ih.reshape(T * B, -1).T, xh.reshape(T * B, -1))  # (G*H, I_l+H)
+                weight_grad[n_ih] = np.ascontiguousarray(both[:, :I_l])
+                weight_grad[n_hh] = np.ascontiguousarray(both[:, I_l:])
+            else:
+                weight_grad[n_ih] = gr.mm(dA_ih.reshape(T * B, -1).T, x_l.reshape(T * B, -1))
+                weight_grad[n_hh] = gr.mm(dA_hh.reshape(T * B, -1).T, h_prev.reshape(T * B, -1))
             weight_grad[n_bih] = dA_ih.sum(axis=(0, 1))
             weight_grad[n_bhh] = (weight_grad[n_bih].copy() if dA_hh is dA_ih  # RNN, LSTM: one dA
                                   else dA_hh.sum(axis=(0, 1)))
