@@ -104,6 +104,7 @@ at.query_params.update({"cell": "gru", "seq_len": "8", "hidden_size": "4"})
 at.run()
 assert not at.exception, [e.value for e in at.exception]
 names = [el.proto.component_name for el in at.get("bidi_component")]
+assert startup.after_first_page_done.wait(120), "the loops' thread did not finish"
 from engine import compiled
 print(json.dumps({"events": events, "components": names,
                   "after": {"numba": "numba" in sys.modules, "loops": compiled.loops() is not None}}))

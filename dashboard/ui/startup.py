@@ -6,8 +6,9 @@ order the first chart needs it (the cold start: benchmarks/bench_browser.py):
   makes the browser fetch and parse it while the server is still importing torch and the engine;
 - the first page computes without the engine's compiled loops (defer_compiled_loops: numba's
   import and first load cost about 0.75 s, and numpy computes the same);
-- after the first page has been sent: after_first_page() loads the compiled loops and freezes
-  the start-up objects, which only later reruns need.
+- after the first page has been sent and drawn: after_first_page() loads the compiled loops and
+  freezes the start-up objects in a background thread, a few seconds later; only later reruns
+  need them.
 
 Also the engine's thread count for every page's engine call."""
 
@@ -17,6 +18,8 @@ import contextlib
 import gc
 import logging
 import os
+import threading
+import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -176,11 +179,30 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+# How long after the first page has been sent the compiled loops start loading. The browser is
+# still drawing that page then (1.5-3 s on a 2-core machine): loaded at once, numba's import took
+# the CPU and the interpreter lock from it and from the server sending the page (first chart
+# 1-2 s later, measured with server marks and benchmarks/bench_browser.py).
+LOAD_DELAY_S = 3.0
+after_first_page_done = threading.Event()  # set once the loops are loaded and the freeze is done
+
+
+def _load_then_freeze() -> None:
+    time.sleep(LOAD_DELAY_S)
+    try:
+        load_compiled_loops()
+        freeze_startup_objects()
+    finally:
+        after_first_page_done.set()
+
+
 @st.cache_resource(show_spinner=False)
-def after_first_page() -> bool:
+def after_first_page() -> threading.Thread:
     """Once per server process, at the end of the first script run that reaches it (its page has
-    been sent by then): the compiled loops, then the freeze. Every page module is imported by
-    then (app.run imports them all), so the freeze covers them all."""
-    load_compiled_loops()
-    freeze_startup_objects()
-    return True
+    been sent by then): a background thread that, LOAD_DELAY_S later, loads the compiled loops,
+    then freezes. Every page module is imported by then (app.run imports them all), so the freeze
+    covers them all. A rerun before that computes with the loops' numpy forms."""
+    thread = threading.Thread(target=_load_then_freeze, name="unrolled-after-first-page",
+                              daemon=True)
+    thread.start()
+    return thread
