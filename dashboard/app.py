@@ -21,7 +21,9 @@ def run() -> None:
     """Set up the page, do the server's start-up work once, and run the selected page. The first
     chart's path comes first (the cold start): plotly.js goes to the browser while the pages'
     imports run, and the work only later reruns need waits until the page has been sent."""
-    st.set_page_config(page_title="Unrolled", page_icon="🔁", layout="wide")
+    # Material icons, not emoji: checking an emoji imports Streamlit's emoji catalog and compiles
+    # its regular expression (0.1-0.2 s), which would delay the plotly.js preload below
+    st.set_page_config(page_title="Unrolled", page_icon=":material/repeat:", layout="wide")
     startup.start_once()  # plotly.js where the charts load it from
     startup.preload_plotly_js()  # the browser fetches and parses it during the imports below
     from dashboard.screens import compare, explore, train  # torch, the engine: 2-3 s once
@@ -31,9 +33,11 @@ def run() -> None:
 
     st.set_page_config(initial_sidebar_state=present.sidebar_state())
     present.toggle()  # on every page; `present=1` in the URL turns it on
-    pages = [st.Page(explore.page, title="Explore", icon="🔎", url_path="explore", default=True),
-             st.Page(compare.page, title="Compare", icon="⚖️", url_path="compare"),
-             st.Page(train.page, title="Train", icon="🏋️", url_path="train")]
+    pages = [st.Page(explore.page, title="Explore", icon=":material/search:", url_path="explore",
+                     default=True),
+             st.Page(compare.page, title="Compare", icon=":material/balance:", url_path="compare"),
+             st.Page(train.page, title="Train", icon=":material/fitness_center:",
+                     url_path="train")]
     st.navigation(pages).run()
     reconnect.rerun_on_reconnect()  # a page that changes replica redraws from its URL
     startup.after_first_page()  # once, after the first page: compiled loops, frozen objects

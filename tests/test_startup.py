@@ -79,6 +79,7 @@ events = []
 def note(name):
     events.append({"name": name, "torch": "torch" in sys.modules, "numba": "numba" in sys.modules,
                    "pandas": "pandas" in sys.modules, "pyarrow": "pyarrow" in sys.modules,
+                   "emojis": "streamlit.emojis" in sys.modules,
                    "frozen": gc.get_freeze_count()})
 def spy(module, attr, name=None):
     real = getattr(module, attr)
@@ -123,6 +124,9 @@ def test_plotly_js_preload_goes_out_before_torch_and_numba_are_imported(first_ru
     events = first_run["events"]
     assert events[0]["name"] == "preload_plotly_js", [e["name"] for e in events]
     assert not events[0]["torch"] and not events[0]["numba"], events[0]
+    # an emoji icon imports Streamlit's emoji catalog (0.1-0.2 s): the page's icons are Material
+    assert not any(e["emojis"] for e in events if e["name"] in ("preload_plotly_js", "chart")), \
+        events
     assert first_run["components"][0] == startup.PRELOAD_KEY, "the page's first component"
 
 

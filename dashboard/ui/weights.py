@@ -250,7 +250,7 @@ def open_in_explore(data: bytes, name: str, config) -> None:
     ss[HELD], ss[PROBLEM], ss[MODE_KEY] = model, None, "your model"
     ss.pop(SEEN, None)
     ss["_explore_last"] = (config.replace(dtype="float64", readout="linear"), View(view="gradient"))
-    st.switch_page(st.Page(explore.page, title="Explore", icon="🔎", url_path="explore",
+    st.switch_page(st.Page(explore.page, title="Explore", icon=":material/search:", url_path="explore",
                            default=True))
 
 
