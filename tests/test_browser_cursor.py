@@ -106,6 +106,17 @@ def test_a_move_redraws_in_the_browser_then_reaches_the_link(page):
     assert all(t == "56" for t, _ in page.evaluate(FOLLOWERS_JS))
 
 
+@pytest.mark.parametrize("T", [50, 51, 2])
+def test_a_new_page_shows_its_step_and_fills_the_track(page, T):
+    """The cursor's first draw shows t = T - 1 beside a filled track, also where the range
+    input's own starting value (the middle of 0..100, clamped to T - 1) equals it: T = 50, 51."""
+    open_page(page, f"cell=rnn&seq_len={T}&hidden_size=4&seed=1")
+    got = page.evaluate("""() => { const i = document.querySelector('.unrolled-cursor input');
+        return [document.querySelector('.unrolled-cursor output').value, i.value,
+                i.style.getPropertyValue('--fill')]; }""")
+    assert got == [f"t = {T - 1}", str(T - 1), "100%"], got
+
+
 def test_a_jump_outside_the_window_greys_the_values_until_the_server_answers(page):
     open_page(page, "cell=gru&seq_len=900&hidden_size=256&seed=1")
     cursor(page).focus()

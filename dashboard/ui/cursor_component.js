@@ -57,8 +57,10 @@ function build(parent) {
   row.append(input, readout);
   box.append(label, row);
   parent.appendChild(box);
+  // fresh: nothing shown yet. A range input is never empty: it starts at the middle of its range,
+  // which the first max clamps, and may then equal the server's t (T = 50: both 49).
   const el = {box, label, input, readout, labels: null, timer: null, sent: null, serverT: null,
-              send: null};
+              send: null, fresh: true};
   const show = (t) => {
     const max = Number(input.max) || 0;
     input.style.setProperty("--fill", `${max > 0 ? (100 * t) / max : 0}%`);
@@ -101,8 +103,9 @@ export default function (component) {
   // hand may have moved on since), not an older value re-sent while a move is still pending.
   const changed = d.t !== el.serverT;
   el.serverT = d.t;
-  const local = el.input.value === "" ? null : Number(el.input.value);
-  if (local === null || (changed && d.t !== el.sent && d.t !== local) || local > d.T - 1) {
+  const local = Number(el.input.value);
+  if (el.fresh || (changed && d.t !== el.sent && d.t !== local) || local > d.T - 1) {
+    el.fresh = false;
     el.adopt(d.t);
   } else if (window.__unrolledCursor?.t !== local) {
     publish(local);
