@@ -224,7 +224,7 @@ def cold_rows(rows: list) -> bool:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=5, help="seed changes per size (median reported)")
-    ap.add_argument("--cold-rounds", type=int, default=3,
+    ap.add_argument("--cold-rounds", type=int, default=5,
                     help="cold starts per size and page, alternating (median reported)")
     ap.add_argument("--sizes", default="50x32,1000x256,5000x256", help="T x H pairs")
     args = ap.parse_args()
