@@ -1,6 +1,6 @@
 """When the engine calls its compiled loops (engine/loops.py, numba) and when their numpy forms.
 
-Both compute the same maths: tests/test_loops.py holds every loop to its numpy form. The compiled
+Both compute the same maths: tests/test_compiled.py holds every loop to its numpy form. The compiled
 ones are faster per call, but a fresh process pays for them once: numba's import and the first
 loop loaded from its disk cache take about 0.75 s together. A dashboard process should not spend
 that before its first chart is drawn. So it calls defer() before its first page and resume() once
