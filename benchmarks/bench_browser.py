@@ -14,11 +14,19 @@ benchmarks/bare_heatmap.py (one Plotly heatmap of random 256 x T float32 data, i
 same way), served beside ours with the two pages' seed changes alternating, and prints our ratio
 to it. Required: ratio <= 1.0 at every size, and a cold start within 1.5 s of the bare page's
 (both started in the same run; printed per size with its bound).
+
+With --cpu it also profiles the page's main thread (Chromium's sampling profiler) over --cpu-reps
+more seed changes of each page and prints where a change's CPU time goes: Streamlit's own
+scripts (React re-rendering the page's elements), the charts (plotly.js and the chart
+component's script), the browser's native work (style, layout, paint, garbage collection) and
+the benchmark's own polling. This is what says whether a gap to the bare page lies in our
+figures or in the number of Streamlit elements the update re-renders.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import statistics
 import sys
@@ -128,7 +136,8 @@ def cold_starts(pw, T: int, H: int, rounds: int) -> dict:
 class Served:
     """One app server and one Chromium page on it, loaded and settled."""
 
-    def __init__(self, stack: contextlib.ExitStack, pw, script: str, query: str):
+    def __init__(self, stack: contextlib.ExitStack, pw, script: str, query: str, seed_box: str):
+        self.seed_box = seed_box  # the seed's number input
         url, _ = stack.enter_context(streamlit_app(script))
         browser = launch(pw)
         stack.callback(browser.close)
@@ -152,29 +161,81 @@ class Served:
         return seconds, sum(self.received[mark:])
 
 
+# Where a profile sample's time goes: Streamlit's bundled scripts, the charts (plotly.js as our
+# chart element loads it, from a blob: URL, and the element's own script; the bare page's Plotly
+# is Streamlit's PlotlyChart chunk), this benchmark's polling (scripts Playwright evaluates: no
+# URL, but a line number), or the browser itself (style, layout, paint, garbage collection). A
+# built-in function (getBoundingClientRect, ...) counts for the script that called it.
+SPECIAL = {"(program)": "browser", "(garbage collector)": "browser", "(idle)": "idle",
+           "(root)": "browser"}
+
+
+def _origin(frame: dict) -> str | None:
+    """The origin of a profile node's own code, or None for a built-in (its caller's)."""
+    url, name = frame.get("url", ""), frame.get("functionName", "")
+    if name in SPECIAL and not url:
+        return SPECIAL[name]
+    if not url:
+        return "polling" if frame.get("lineNumber", -1) >= 0 else None
+    if url.startswith("blob:") or "PlotlyChart" in url or "plotly" in url.rsplit("/", 1)[-1]:
+        return "charts"
+    return "streamlit" if "/static/js/" in url else "charts"
+
+
+def cpu_split(served: Served, reps: int) -> dict:
+    """Main-thread CPU per seed change (ms) by origin (_origin), from Chromium's sampling
+    profiler over `reps` changes, each waited for as in the timed runs."""
+    cdp = served.page.context.new_cdp_session(served.page)
+    cdp.send("Profiler.enable")
+    cdp.send("Profiler.setSamplingInterval", {"interval": 250})  # microseconds
+    cdp.send("Profiler.start")
+    for _ in range(reps):
+        served.change(seed_change, served.seed_box)
+    profile = cdp.send("Profiler.stop")["profile"]
+    cdp.detach()
+    nodes = profile["nodes"]
+    parent = {c: n["id"] for n in nodes for c in n.get("children", [])}
+    own = {n["id"]: _origin(n["callFrame"]) for n in nodes}
+
+    def origin(node: int) -> str:
+        while own[node] is None and node in parent:
+            node = parent[node]
+        return own[node] or "browser"
+
+    ms = collections.Counter()
+    for node, dt in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        ms[origin(node)] += dt / 1000 / reps
+    return {k: ms[k] for k in ("streamlit", "charts", "browser", "polling")}
+
+
 def summary(results: list[tuple[float, int]]) -> dict:
     times = [t for t, _ in results]
     return {"update": statistics.median(times), "all": [round(t, 3) for t in times],
             "bytes": statistics.median(b for _, b in results)}
 
 
-def measure(pw, T: int, H: int, reps: int) -> tuple[dict, dict]:
+def measure(pw, T: int, H: int, reps: int, cpu_reps: int = 0) -> tuple[dict, dict]:
     """Both pages served side by side; their seed changes alternate (ours, bare, ours, ...), so
-    a slow spell of this machine lands on both sides of the ratio alike. Then the cursor moves."""
+    a slow spell of this machine lands on both sides of the ratio alike. Then, with cpu_reps,
+    the profiled changes (cpu_split), and the cursor moves."""
     with contextlib.ExitStack() as stack:
-        ours = Served(stack, pw, "dashboard/app.py", f"cell=lstm&seq_len={T}&hidden_size={H}")
-        bare = Served(stack, pw, "benchmarks/bare_heatmap.py", f"T={T}")
+        ours = Served(stack, pw, "dashboard/app.py", f"cell=lstm&seq_len={T}&hidden_size={H}",
+                      ".st-key-cfg_seed input")
+        bare = Served(stack, pw, "benchmarks/bare_heatmap.py", f"T={T}", ".st-key-seed input")
         seeds = {"ours": [], "bare": []}
         for _ in range(reps):
-            seeds["ours"].append(ours.change(seed_change, ".st-key-cfg_seed input"))
-            seeds["bare"].append(bare.change(seed_change, ".st-key-seed input"))
+            seeds["ours"].append(ours.change(seed_change, ours.seed_box))
+            seeds["bare"].append(bare.change(seed_change, bare.seed_box))
+        cpu = ({"ours": cpu_split(ours, cpu_reps), "bare": cpu_split(bare, cpu_reps)}
+               if cpu_reps else None)
         ours.page.evaluate(KEY_JS)
         moves = [cursor_move(ours.page) for _ in range(reps)]
         cursor = {"update": statistics.median(m[0] for m in moves),
                   "all": [round(m[0], 3) for m in moves],
                   "sync": statistics.median(m[1] for m in moves), "followers": moves[0][2]}
-        return ({"charts": ours.charts, "seed": summary(seeds["ours"]), "cursor": cursor},
-                {"charts": bare.charts, "seed": summary(seeds["bare"])})
+        return ({"charts": ours.charts, "seed": summary(seeds["ours"]), "cursor": cursor,
+                 "cpu": cpu and cpu["ours"]},
+                {"charts": bare.charts, "seed": summary(seeds["bare"]), "cpu": cpu and cpu["bare"]})
 
 
 def engine_seconds(T: int, H: int, reps: int = 3) -> float:
@@ -203,6 +264,19 @@ def cpu_pressure() -> str:
         return "n/a"
 
 
+def cpu_rows(rows: list, reps: int) -> None:
+    """Print cpu_split per size and page (ms of main-thread CPU per seed change)."""
+    print(f"\nmain-thread CPU per seed change, ms (Chromium's profiler, {reps} changes per page): "
+          "streamlit = Streamlit's scripts (React re-rendering elements); charts = plotly.js and "
+          "the chart element; browser = style, layout, paint, GC; polling = this benchmark's own "
+          "checks")
+    print(f"{'T x H':>11} {'page':>5} {'streamlit':>10} {'charts':>7} {'browser':>8} {'polling':>8}")
+    for T, H, o, b in rows:
+        for page, r in (("ours", o["cpu"]), ("bare", b["cpu"])):
+            print(f"{f'{T} x {H}':>11} {page:>5} {r['streamlit']:10.0f} {r['charts']:7.0f} "
+                  f"{r['browser']:8.0f} {r['polling']:8.0f}")
+
+
 def cold_rows(rows: list) -> bool:
     """Print the cold start per size, ours against the bare page started in the same run (each
     server's process start to its first chart drawn); True if every size is within the bound."""
@@ -227,6 +301,9 @@ def main() -> int:
     ap.add_argument("--cold-rounds", type=int, default=5,
                     help="cold starts per size and page, alternating (median reported)")
     ap.add_argument("--sizes", default="50x32,1000x256,5000x256", help="T x H pairs")
+    ap.add_argument("--cpu", action="store_true",
+                    help="also profile the seed changes' main-thread CPU by origin (cpu_split)")
+    ap.add_argument("--cpu-reps", type=int, default=8, help="profiled seed changes per page")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -241,7 +318,7 @@ def main() -> int:
     with sync_playwright() as pw:
         for T, H in sizes:
             cold = cold_starts(pw, T, H, args.cold_rounds)
-            ours, bare = measure(pw, T, H, args.reps)
+            ours, bare = measure(pw, T, H, args.reps, args.cpu_reps if args.cpu else 0)
             ours["cold"], bare["cold"] = cold["ours"], cold["bare"]
             ours["engine"] = engine_seconds(T, H)
             rows.append((T, H, ours, bare))
@@ -273,6 +350,8 @@ def main() -> int:
         ok &= met
         print(f"{f'{T} x {H}':>11} {c['update']:9.3f} {CURSOR_BOUND:6.2f} {'yes' if met else 'NO':>4} "
               f"{c['sync']:7.2f} {c['followers']:7d}  {c['all']}")
+    if args.cpu:
+        cpu_rows(rows, args.cpu_reps)
     cold_ok = cold_rows(rows)
     print(f"CPU pressure at the end: {cpu_pressure()} (high values mean the timings are inflated)")
     print(f"required: seed ratio <= {REQUIRED_RATIO} and cursor <= {CURSOR_BOUND} s at every "
