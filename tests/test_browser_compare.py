@@ -42,7 +42,7 @@ def test_compare_renders_both_sides_from_the_link(page):
 
 
 def test_play_advances_the_cursor(page):
-    page.get_by_role("tab", name="Animate").click()
+    page.get_by_role("radio", name="Animate").click()
     page.wait_for_function(f"({ANIMATION_JS})() !== null")
     wait_settled(page)
     start = page.evaluate(ANIMATION_JS)

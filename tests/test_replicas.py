@@ -217,16 +217,16 @@ def test_killing_a_replica_moves_its_pages_and_their_links_restore_them(room, ch
         assert knobs(page, wanted) == wanted, f"{name}: the knobs show the link's values"
         assert page.locator(EXCEPTION).count() == 0, name
         print(f"{name}: connected to r2 {reconnected:.1f} s after the kill")
-    # the moved pages are alive on r2: a tab click (a fragment rerun) draws its view there
+    # the moved pages are alive on r2: a view click (a fragment rerun) draws its view there
     page = opened["explore"][1]
-    page.get_by_role("tab", name="Hidden states").click()
+    page.get_by_role("radio", name="Hidden states").click()
     try:
         in_address(page, "view=hidden", timeout=15_000)
     except Exception:  # noqa: BLE001 - said plainly below
-        pytest.fail("after the move, a tab click did not rerun the page on r2: the fresh session "
+        pytest.fail("after the move, a view click did not rerun the page on r2: the fresh session "
                     "held no fragment (dashboard/ui/reconnect.py must run on every page)")
     wait_settled(page)
-    assert page.get_by_text("hidden state h_t", exact=False).count() >= 1, "the tab's view drawn"
+    assert page.get_by_text("hidden state h_t", exact=False).count() >= 1, "the view drawn"
     assert page.locator(EXCEPTION).count() == 0
     page.screenshot(path=str(ARTIFACTS / "room_after_failover.png"), full_page=True)
     print(f"view drawn on r2 {time.monotonic() - killed:.1f} s after the kill")

@@ -33,6 +33,7 @@ from dashboard.ui.widgets import (
     preset_buttons,
     sync_url,
     view_controls,
+    view_picker,
 )
 from engine import Config, Trace
 
@@ -294,19 +295,15 @@ def _main_view(a: Config, b: Config, series: series_ui.SeriesData) -> None:
         st.dataframe(compare_figs.summary_table(ta, tb, where), key="cmp_summary", width="stretch")
     except Exception as e:  # noqa: BLE001
         st.error(f"Could not build the summary table: {type(e).__name__}: {md(str(e))}")
-    tabs = st.tabs([CS.COMPARE_VIEW_TITLES[v] for v in CS.COMPARE_VIEWS], key=view_key("tab"),
-                   on_change="rerun", default=CS.COMPARE_VIEW_TITLES[CS.DEFAULT_VIEW.view])
+    view_picker({v: CS.COMPARE_VIEW_TITLES[v] for v in CS.COMPARE_VIEWS}, view_key("tab"),
+                view.view)
     with following():  # both sides' cursor lines move in the browser (ui/cursor.py)
-        for name, tab in zip(CS.COMPARE_VIEWS, tabs, strict=True):
-            if not tab.open:
-                continue
-            with tab:
-                st.caption(explain(name, a, b))
-                _draw(name, ta, tb, where, t)
+        st.caption(explain(view.view, a, b))
+        _draw(view.view, ta, tb, where, t)
 
 
 def _draw(name: str, ta: Trace, tb: Trace, where: dict, t: int) -> None:
-    """The paired figures of one tab."""
+    """The paired figures of one view."""
     if name == "gradient":
         _pair(compare_figs.paired_grad_heatmaps, ta, tb, where, cursor=t,
               keys=("cmp_grad_a", "cmp_grad_b"))

@@ -28,6 +28,7 @@ from dashboard.ui.widgets import (
     sync_url,
     view_controls,
     view_key,
+    view_picker,
 )
 from engine import Config, Trace
 
@@ -211,15 +212,10 @@ def _main_view(config: Config, data: series_ui.SeriesData) -> None:
     d = DIRECTIONS.index(view.direction)
     where = dict(layer=view.layer, direction=d, sample=view.sample)
     t = view.cursor(T)
-    tabs = st.tabs([S.VIEW_TITLES[v] for v in S.VIEWS], key=view_key("tab"), on_change="rerun",
-                   default=S.VIEW_TITLES[S.DEFAULT_VIEW.view])
+    view_picker({v: S.VIEW_TITLES[v] for v in S.VIEWS}, view_key("tab"), view.view)
     with following():  # the charts' cursor lines and the values at t move in the browser
-        for name, tab in zip(S.VIEWS, tabs, strict=True):
-            if not tab.open:
-                continue
-            with tab:
-                st.caption(explain(name, config.cell))
-                _draw(name, trace, where, t, view)
+        st.caption(explain(view.view, config.cell))
+        _draw(view.view, trace, where, t, view)
         if view.view != "gradient":  # the gradient view draws it under its time plots
             _values(trace, where, t)
     _equations(trace, t, where)

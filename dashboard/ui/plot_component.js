@@ -223,9 +223,8 @@ function fullscreenSize(chart) {
 function makeChart(parent) {
   const box = document.createElement("div");
   box.className = "unrolled-chart";
-  // A keyboard stop named by the chart's title (draw sets it), first in the chart: Streamlit's tab
-  // panel looks for its first tabbable element after every change under it, and without this
-  // walked the heatmaps' whole SVG (hundreds of elements) at every move of the time cursor.
+  // A keyboard stop named by the chart's title (draw sets it): the keyboard reaches every chart and
+  // a screen reader says which one it is.
   box.tabIndex = 0;
   box.setAttribute("role", "figure");
   box.style.background = "var(--st-background-color, #fff)";
