@@ -295,8 +295,7 @@ def _main_view(a: Config, b: Config, series: series_ui.SeriesData) -> None:
         st.dataframe(compare_figs.summary_table(ta, tb, where), key="cmp_summary", width="stretch")
     except Exception as e:  # noqa: BLE001
         st.error(f"Could not build the summary table: {type(e).__name__}: {md(str(e))}")
-    view_picker({v: CS.COMPARE_VIEW_TITLES[v] for v in CS.COMPARE_VIEWS}, view_key("tab"),
-                view.view)
+    view_picker(CS.COMPARE_VIEW_TITLES, view_key("tab"), view.view)
     with following():  # both sides' cursor lines move in the browser (ui/cursor.py)
         st.caption(explain(view.view, a, b))
         _draw(view.view, ta, tb, where, t)

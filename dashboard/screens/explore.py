@@ -212,7 +212,7 @@ def _main_view(config: Config, data: series_ui.SeriesData) -> None:
     d = DIRECTIONS.index(view.direction)
     where = dict(layer=view.layer, direction=d, sample=view.sample)
     t = view.cursor(T)
-    view_picker({v: S.VIEW_TITLES[v] for v in S.VIEWS}, view_key("tab"), view.view)
+    view_picker(S.VIEW_TITLES, view_key("tab"), view.view)
     with following():  # the charts' cursor lines and the values at t move in the browser
         st.caption(explain(view.view, config.cell))
         _draw(view.view, trace, where, t, view)

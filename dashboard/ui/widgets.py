@@ -156,11 +156,11 @@ def view_controls(configs: list[Config], T: int, view_key, titles: dict[str, str
 
 
 def view_picker(titles: dict[str, str], key: str, view: str) -> None:
-    """The views as one row of buttons (a segmented control, one choice always made), showing
-    `view`, the one the page draws. Not st.tabs: the page draws only the chosen view anyway,
-    and a tab bar costs the browser more at every update than the rest of the view's controls
-    (Chromium's profiler, Explore at T = 50: 40-60 ms of Streamlit's scripts per seed change,
-    a fifth of them; benchmarks/bench_browser.py --cpu)."""
+    """The views (titles: view -> title, in order) as one row of buttons (a segmented control,
+    one choice always made), showing `view`, the one the page draws. Not st.tabs: the page
+    draws only the chosen view anyway, and a tab bar costs the browser more at every update
+    than the rest of the view's controls (Chromium's profiler, Explore at T = 50: 40-60 ms of
+    Streamlit's scripts per seed change, a fifth of them; benchmarks/bench_browser.py --cpu)."""
     if st.session_state.get(key) != titles[view]:  # first draw, or state another page dropped
         st.session_state[key] = titles[view]
     st.segmented_control("View", list(titles.values()), key=key, required=True,
