@@ -20,7 +20,9 @@ more seed changes of each page and prints where a change's CPU time goes: Stream
 scripts (React re-rendering the page's elements), the charts (plotly.js and the chart
 component's script), the browser's native work (style, layout, paint, garbage collection) and
 the benchmark's own polling. This is what says whether a gap to the bare page lies in our
-figures or in the number of Streamlit elements the update re-renders.
+figures or in the number of Streamlit elements the update re-renders. It also counts React's
+commits per change and the fibers (component instances) they render, through the hook React
+DevTools uses (REACT_HOOK_JS), against the page's fibers in all.
 """
 
 from __future__ import annotations
@@ -133,6 +135,37 @@ def cold_starts(pw, T: int, H: int, rounds: int) -> dict:
             for k, v in times.items()}
 
 
+# React's commits, counted the way React DevTools sees them: the page's React calls this hook's
+# onCommitFiberRoot after every commit. While on, it walks the committed tree: a fiber that is a
+# new object since the last commit, with new props or state, was rendered again in this commit.
+# Off (the timed changes), it returns at once.
+REACT_HOOK_JS = """(() => {
+  const s = window.__reactCommits = {on: false, prev: null, commits: 0, rendered: 0, fibers: 0};
+  window.__REACT_DEVTOOLS_GLOBAL_HOOK__ = {
+    supportsFiber: true, isDisabled: false, renderers: new Map(), inject() { return 1; },
+    checkDCE() {}, onScheduleFiberRoot() {}, onCommitFiberUnmount() {}, onPostCommitFiberRoot() {},
+    onCommitFiberRoot(id, root) {
+      if (!s.on) { s.prev = null; return; }
+      const now = new WeakSet(), stack = [root.current];
+      let rendered = 0, fibers = 0;
+      while (stack.length) {
+        const f = stack.pop();
+        now.add(f);
+        fibers++;
+        if (s.prev && !s.prev.has(f) && (f.alternate === null
+            || f.memoizedProps !== f.alternate.memoizedProps
+            || f.memoizedState !== f.alternate.memoizedState)) rendered++;
+        if (f.child) stack.push(f.child);
+        if (f.sibling) stack.push(f.sibling);
+      }
+      if (s.prev) { s.commits++; s.rendered += rendered; }
+      s.prev = now;
+      s.fibers = fibers;
+    },
+  };
+})()"""
+
+
 class Served:
     """One app server and one Chromium page on it, loaded and settled."""
 
@@ -142,6 +175,7 @@ class Served:
         browser = launch(pw)
         stack.callback(browser.close)
         self.page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        self.page.add_init_script(REACT_HOOK_JS)  # idle until react_split turns it on
         self.received = []
         self.page.on("websocket", lambda ws: ws.on(
             "framereceived", lambda payload: self.received.append(len(payload) if payload else 0)))
@@ -208,6 +242,20 @@ def cpu_split(served: Served, reps: int) -> dict:
     return {k: ms[k] for k in ("streamlit", "charts", "browser", "polling")}
 
 
+def react_split(served: Served, reps: int) -> dict:
+    """Per seed change: React commits, fibers rendered in them, and the page's fibers in all
+    (REACT_HOOK_JS), over `reps` changes after one that only starts the count."""
+    page = served.page
+    page.evaluate("() => { window.__reactCommits.on = true; }")
+    served.change(seed_change, served.seed_box)
+    page.evaluate("() => Object.assign(window.__reactCommits, {commits: 0, rendered: 0})")
+    for _ in range(reps):
+        served.change(seed_change, served.seed_box)
+    r = page.evaluate("() => { const s = window.__reactCommits; s.on = false; "
+                      "return {commits: s.commits, rendered: s.rendered, fibers: s.fibers}; }")
+    return {"commits": r["commits"] / reps, "rendered": r["rendered"] / reps, "fibers": r["fibers"]}
+
+
 def summary(results: list[tuple[float, int]]) -> dict:
     times = [t for t, _ in results]
     return {"update": statistics.median(times), "all": [round(t, 3) for t in times],
@@ -226,7 +274,8 @@ def measure(pw, T: int, H: int, reps: int, cpu_reps: int = 0) -> tuple[dict, dic
         for _ in range(reps):
             seeds["ours"].append(ours.change(seed_change, ours.seed_box))
             seeds["bare"].append(bare.change(seed_change, bare.seed_box))
-        cpu = ({"ours": cpu_split(ours, cpu_reps), "bare": cpu_split(bare, cpu_reps)}
+        cpu = ({"ours": {**cpu_split(ours, cpu_reps), **react_split(ours, cpu_reps)},
+                "bare": {**cpu_split(bare, cpu_reps), **react_split(bare, cpu_reps)}}
                if cpu_reps else None)
         ours.page.evaluate(KEY_JS)
         moves = [cursor_move(ours.page) for _ in range(reps)]
@@ -269,12 +318,15 @@ def cpu_rows(rows: list, reps: int) -> None:
     print(f"\nmain-thread CPU per seed change, ms (Chromium's profiler, {reps} changes per page): "
           "streamlit = Streamlit's scripts (React re-rendering elements); charts = plotly.js and "
           "the chart element; browser = style, layout, paint, GC; polling = this benchmark's own "
-          "checks")
-    print(f"{'T x H':>11} {'page':>5} {'streamlit':>10} {'charts':>7} {'browser':>8} {'polling':>8}")
+          "checks. React: commits per change (typing the seed and Enter), fibers rendered in them "
+          "per change, fibers on the whole page (sidebar included)")
+    print(f"{'T x H':>11} {'page':>5} {'streamlit':>10} {'charts':>7} {'browser':>8} {'polling':>8}"
+          f" {'commits':>8} {'rendered':>9} {'fibers':>7}")
     for T, H, o, b in rows:
         for page, r in (("ours", o["cpu"]), ("bare", b["cpu"])):
             print(f"{f'{T} x {H}':>11} {page:>5} {r['streamlit']:10.0f} {r['charts']:7.0f} "
-                  f"{r['browser']:8.0f} {r['polling']:8.0f}")
+                  f"{r['browser']:8.0f} {r['polling']:8.0f} {r['commits']:8.1f} "
+                  f"{r['rendered']:9.0f} {r['fibers']:7d}")
 
 
 def cold_rows(rows: list) -> bool:
