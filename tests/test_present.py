@@ -174,3 +174,16 @@ def test_names_in_titles_keep_the_colour_of_their_line(traces):
         assert named and named <= lines | set(theme.PRESENT_COLORS.values()), (named, lines)
         assert not named & {c for c in theme.PRESENT_COLORS if c.startswith("#")}, \
             "no name is left in its everyday colour"
+
+
+def test_an_axis_on_the_right_gets_room_for_its_larger_ticks_and_title(traces):
+    """The values readout's dL/dh_t axis (right side): its tick labels and title grow with the
+    font, and so does the margin that holds them (they collided with 70 px at 18 px text)."""
+    fig = gradient.vectors_figure(traces["lstm"], t=3)
+    before = spec(fig)["layout"]
+    assert before["yaxis2"]["side"] == "right"
+    after = spec(style_for_presentation(fig))["layout"]
+    assert after["margin"]["r"] >= before["margin"]["r"] * theme.PRESENT_FONT / theme.TICK_FONT
+    other = gradient.grad_norm_figure(traces["rnn"])  # no axis on the right: its margin stays
+    r0 = spec(other)["layout"]["margin"]["r"]
+    assert spec(style_for_presentation(other))["layout"]["margin"]["r"] == r0
