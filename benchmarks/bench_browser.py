@@ -105,6 +105,27 @@ def cursor_move(page) -> tuple[float, float, int]:
     return drawn / 1000, time.monotonic() - t0, followers
 
 
+def cursor_jump(page, steps: int = 3) -> float:
+    """The time cursor dragged `steps` steps left in one input event, as a quick drag moves it:
+    seconds from the event to every chart that follows it painted at the new step. No chart
+    drawn ahead holds that step (plot_component.js draws t - 1 and t + 1 ahead), so this is
+    Plotly's own update of the values readout."""
+    box = page.locator(".unrolled-cursor input")
+    t = int(box.input_value()) - steps
+    followers = page.evaluate(FOLLOWERS_JS)
+    page.evaluate("() => { window.__unrolledCursorDrawn = {}; }")
+    page.evaluate(f"""() => {{ const i = document.querySelector('.unrolled-cursor input');
+        i.value = '{t}'; window.__keyAt = performance.now();
+        i.dispatchEvent(new Event('input', {{bubbles: true}})); }}""")
+    page.wait_for_function(f"() => {{ const d = ({DRAWN_JS})(); return d.length === {followers} "
+                           f"&& d.every(r => r.t === {t}); }}")
+    drawn = page.evaluate(f"() => Math.max(...({DRAWN_JS})().map(r => r.at)) - window.__keyAt")
+    page.wait_for_function(f"() => new URLSearchParams(location.search).get('t') === '{t}'",
+                           timeout=120_000)
+    page.wait_for_selector(IDLE)
+    return drawn / 1000
+
+
 def cold_start(browser, script: str, query: str) -> float:
     """Seconds from starting a server process to its first chart drawn, in a fresh context (empty
     cache) of a browser that is already running: a visitor's browser is open before the server
@@ -279,9 +300,11 @@ def measure(pw, T: int, H: int, reps: int, cpu_reps: int = 0) -> tuple[dict, dic
                if cpu_reps else None)
         ours.page.evaluate(KEY_JS)
         moves = [cursor_move(ours.page) for _ in range(reps)]
+        jumps = [cursor_jump(ours.page) for _ in range(reps)]
         cursor = {"update": statistics.median(m[0] for m in moves),
                   "all": [round(m[0], 3) for m in moves],
-                  "sync": statistics.median(m[1] for m in moves), "followers": moves[0][2]}
+                  "sync": statistics.median(m[1] for m in moves), "followers": moves[0][2],
+                  "jump": statistics.median(jumps)}
         return ({"charts": ours.charts, "seed": summary(seeds["ours"]), "cursor": cursor,
                  "cpu": cpu and cpu["ours"]},
                 {"charts": bare.charts, "seed": summary(seeds["bare"]), "cpu": cpu and cpu["bare"]})
@@ -381,7 +404,8 @@ def main() -> int:
     print("seed: new seed typed (engine re-run, every chart new). Ratio = ours / bare seed change.")
     print("cursor: time cursor moved one step (arrow key), from the key press to every chart that "
           "follows it painted at the new step, measured inside the page; sync: until the server "
-          "has it (link updated, page idle).")
+          "has it (link updated, page idle). jump: a drag's move of 3 steps in one input event "
+          "(no step drawn ahead holds it: Plotly's update of the values readout); no bound.")
     print("engine s: the unroll alone for that size (measured in this process), part of every "
           "seed change.")
     head = (f"{'T x H':>11} {'control':>8} {'ours s':>7} {'bare s':>7} {'ratio':>6} "
@@ -395,13 +419,14 @@ def main() -> int:
               f"{b['seed']['update']:7.2f} {ratio:6.2f} {o['seed']['bytes'] / 1e3:8.0f} "
               f"{b['seed']['bytes'] / 1e3:8.0f} {o['cold']['median']:10.1f} {b['cold']['median']:10.1f} "
               f"{o['engine']:9.2f}")
-    print(f"\n{'T x H':>11} {'cursor s':>9} {'bound':>6} {'met':>4} {'sync s':>7} {'charts':>7}  all")
+    print(f"\n{'T x H':>11} {'cursor s':>9} {'bound':>6} {'met':>4} {'sync s':>7} {'jump s':>7} "
+          f"{'charts':>7}  all")
     for T, H, o, _ in rows:
         c = o["cursor"]
         met = c["update"] <= CURSOR_BOUND
         ok &= met
         print(f"{f'{T} x {H}':>11} {c['update']:9.3f} {CURSOR_BOUND:6.2f} {'yes' if met else 'NO':>4} "
-              f"{c['sync']:7.2f} {c['followers']:7d}  {c['all']}")
+              f"{c['sync']:7.2f} {c['jump']:7.3f} {c['followers']:7d}  {c['all']}")
     if args.cpu:
         cpu_rows(rows, args.cpu_reps)
     cold_ok = cold_rows(rows)

@@ -84,10 +84,11 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
 
 
-# Per chart: its title, its shapes (the time cursor) and a summary of every data array (typed arrays by their base64 payload,
+# Per chart on screen (not the values readout's hidden spares, plot_component.js): its title, its
+# shapes (the time cursor) and a summary of every data array (typed arrays by their base64 payload,
 # decoded ones by length and sum), so "the chart now shows different data" is one comparison.
 SIGNATURE_JS = """
-() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => {
+() => Array.from(document.querySelectorAll('.js-plotly-plot:not([data-spare])')).map(gd => {
   const sum = v => {
     if (v == null) return null;
     if (v.bdata) return [v.dtype, v.shape || null, v.bdata.length, v.bdata.slice(0, 48), v.bdata.slice(-48)];
@@ -105,7 +106,7 @@ SIGNATURE_JS = """
 """
 
 HEATMAP_SHAPE_JS = """
-() => Array.from(document.querySelectorAll('.js-plotly-plot')).flatMap(gd =>
+() => Array.from(document.querySelectorAll('.js-plotly-plot:not([data-spare])')).flatMap(gd =>
   (gd.data || []).filter(t => t.type === 'heatmap').map(t => {
     const z = t.z;
     if (z && z.bdata) return String(z.shape).split(',').map(Number);

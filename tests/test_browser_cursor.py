@@ -23,7 +23,7 @@ FOLLOWERS_JS = """
 """
 # The values chart as drawn: its title and its h_t line.
 VALUES_JS = """
-() => { const gd = Array.from(document.querySelectorAll('.js-plotly-plot'))
+() => { const gd = Array.from(document.querySelectorAll('.js-plotly-plot:not([data-spare])'))
     .find(g => String(g.layout.title && g.layout.title.text).startsWith('Values at step t'));
   const h = gd.data.find(t => t.name === 'h_t');
   return [gd.layout.title.text, Array.from(h.y), gd.style.opacity]; }
@@ -100,6 +100,72 @@ def test_a_move_redraws_in_the_browser_then_reaches_the_link(page):
     assert cursor(page).input_value() == "56"
     assert page.evaluate(VALUES_JS)[0].startswith("Values at step t = 56")
     assert all(t == "56" for t, _ in page.evaluate(FOLLOWERS_JS))
+
+
+# The values chart on screen, and a fresh Plotly drawing of its data and layout beside it (same
+# size, axes autoranged): their lines' paths, their axes' ranges and their titles as drawn; and
+# whether the chart shown is the element shown at the last call.
+SHOWN_AND_FRESH_JS = """
+async () => {
+  const gd = Array.from(document.querySelectorAll('.js-plotly-plot:not([data-spare])'))
+    .find(g => String(g.layout.title && g.layout.title.text).startsWith('Values at step t'));
+  const div = document.createElement('div');
+  div.style.cssText = `position:absolute;left:0;top:0;width:${gd.clientWidth}px;height:${gd.clientHeight}px`;
+  gd.parentElement.appendChild(div);
+  const layout = JSON.parse(JSON.stringify(gd.layout));
+  for (const k of Object.keys(layout)) if (/^[xy]axis/.test(k)) { delete layout[k].range; layout[k].autorange = true; }
+  await Plotly.newPlot(div, gd.data.map(t => ({...t})), layout);
+  const look = g => [Array.from(g.querySelectorAll('.scatterlayer path.js-line')).map(p => p.getAttribute('d')),
+                     ['xaxis', 'yaxis', 'yaxis2'].map(a => g._fullLayout[a].range),
+                     g._fullLayout.title.text];
+  const out = [look(gd), look(div), gd === window.__lastShown];
+  Plotly.purge(div); div.remove();
+  window.__lastShown = gd;
+  return out;
+}
+"""
+SPARES_JS = "() => Array.from(document.querySelectorAll('[data-spare][data-step]')).map(g => g.dataset.step).sort()"
+
+
+def test_one_step_shows_the_step_drawn_ahead_exactly(page):
+    """While the cursor rests, the readout draws the steps either side ahead (hidden); a one-step
+    move shows that drawing, which is exactly Plotly's drawing of the new step's values."""
+    open_page(page, QUERY)
+    trace = unroll(S.state_from_query(dict(p.split("=") for p in QUERY.split("&")))[0])
+    cursor(page).focus()
+    cursor(page).press("ArrowLeft")  # 58: the cursor in use, both neighbours exist
+    page.wait_for_function("() => (window.__unrolledCursorDrawn || {}).fig_vectors?.t === 58")
+    page.evaluate(SHOWN_AND_FRESH_JS)  # the chart shown at 58
+    for key, t in [("ArrowLeft", 57), ("ArrowRight", 58), ("ArrowRight", 59)]:
+        page.wait_for_function(f"() => ({SPARES_JS})().includes('{t}')")  # drawn ahead
+        cursor(page).press(key)
+        page.wait_for_function(f"() => (window.__unrolledCursorDrawn || {{}}).fig_vectors?.t === {t}")
+        shown, fresh, same_element = page.evaluate(SHOWN_AND_FRESH_JS)
+        assert not same_element, f"t = {t}: the step was drawn again, not shown from its spare"
+        assert shown == fresh, f"t = {t}: the chart shown differs from Plotly's own drawing"
+        assert shown[2].startswith(f"Values at step t = {t}")
+        title, h, opacity = page.evaluate(VALUES_JS)
+        np.testing.assert_allclose(h, trace.hidden[0, t, 0], rtol=1e-5, atol=1e-7)
+        assert opacity == ""
+    no_exception(page)
+
+
+def test_a_zoomed_readout_keeps_its_zoom_when_the_cursor_moves(page):
+    """A drawing made ahead is autoranged: after a user's zoom the move takes Plotly's update,
+    which keeps the zoom."""
+    shown = ("Array.from(document.querySelectorAll('.js-plotly-plot:not([data-spare])'))"
+             ".find(g => String(g.layout.title.text).startsWith('Values at step t'))")
+    open_page(page, QUERY)
+    cursor(page).focus()
+    cursor(page).press("ArrowLeft")
+    page.wait_for_function(f"() => ({SPARES_JS})().includes('57')")
+    page.evaluate(f"() => Plotly.relayout({shown}, {{'yaxis.range': [-0.25, 0.25]}})")  # a zoom
+    cursor(page).press("ArrowLeft")
+    page.wait_for_function("() => (window.__unrolledCursorDrawn || {}).fig_vectors?.t === 57")
+    title, y_range = page.evaluate(f"() => [{shown}.layout.title.text, {shown}._fullLayout.yaxis.range]")
+    assert title.startswith("Values at step t = 57")
+    assert y_range == [-0.25, 0.25]
+    no_exception(page)
 
 
 @pytest.mark.parametrize("T", [50, 51, 2])

@@ -40,7 +40,10 @@ function build(parent) {
   addStyle();
   const box = document.createElement("div");
   box.className = "unrolled-cursor";
-  box.style.cssText = "font-family:var(--st-font, sans-serif);color:var(--st-text-color, #31333f)";
+  // contain: a move changes the thumb and the readout's text; laid out apart, they do not make
+  // Chromium lay out the rest of the page again before the charts can redraw
+  box.style.cssText = "font-family:var(--st-font, sans-serif);color:var(--st-text-color, #31333f);"
+    + "contain:layout style";
   const label = document.createElement("label");
   label.style.cssText = "display:block;font-size:0.875rem;margin-bottom:0.25rem;min-height:1.5rem;"
     + "line-height:1.5rem";

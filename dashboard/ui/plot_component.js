@@ -64,13 +64,16 @@ function lineStyle(line) {
   return `${line.width ?? 2}px ${dash} ${line.color || "#000"}`;
 }
 
+// Reads nothing from the page's layout (only Plotly's axes): a move that read it (an element's
+// offset) made Chromium lay out the page mid-move, 2-7 ms after the cursor's own change.
 function placeCursor(chart) {
   const lines = chart.cursor || [];
+  if (!lines.length && !chart.layer) return; // the values readout: no lines to place
   const fl = chart.gd._fullLayout;
-  if (!chart.layer) {
+  if (!chart.layer) { // over the plot, in the plot's own pixels (chart.plot holds the two)
     chart.layer = document.createElement("div");
     chart.layer.style.cssText = "position:absolute;left:0;top:0;pointer-events:none";
-    chart.box.appendChild(chart.layer);
+    chart.plot.appendChild(chart.layer);
   }
   const layer = chart.layer;
   while (layer.children.length < lines.length) {
@@ -83,7 +86,6 @@ function placeCursor(chart) {
   }
   while (layer.children.length > lines.length) layer.lastChild.remove();
   const t = cursorT();
-  const dx = chart.gd.offsetLeft, dy = chart.gd.offsetTop;
   lines.forEach((ln, i) => {
     const div = layer.children[i];
     const xa = fl && axisOf(fl, ln.xref), ya = fl && axisOf(fl, ln.yref);
@@ -97,13 +99,13 @@ function placeCursor(chart) {
     const style = lineStyle(ln.line);
     let x, y, size;
     if (ln.axis === "x") { // vertical: from..to is a fraction of the y axis' height, from the bottom
-      x = dx + along._offset + p;
-      y = dy + across._offset + across._length * (1 - ln.to);
+      x = along._offset + p;
+      y = across._offset + across._length * (1 - ln.to);
       size = {width: "0px", height: `${across._length * (ln.to - ln.from)}px`, borderLeft: style,
               borderTop: "none"};
     } else {
-      x = dx + across._offset + across._length * ln.from;
-      y = dy + along._offset + p;
+      x = across._offset + across._length * ln.from;
+      y = along._offset + p;
       size = {height: "0px", width: `${across._length * (ln.to - ln.from)}px`, borderTop: style,
               borderLeft: "none"};
     }
@@ -167,7 +169,9 @@ async function moveValues(chart) {
         break;
       }
       const title = valuesTitle(v, t);
-      await window.Plotly.update(chart.gd, {y: ys}, {"title.text": title}, ys.map((_, i) => i));
+      const spare = usableSpare(chart, t);
+      if (spare) showSpare(chart, spare, t);
+      else await window.Plotly.update(chart.gd, {y: ys}, {"title.text": title}, ys.map((_, i) => i));
       chart.box.setAttribute("aria-label", plainText(title));
       chart.gd.style.opacity = "";
       chart.valuesT = t;
@@ -176,6 +180,117 @@ async function moveValues(chart) {
     chart.valuesBusy = false;
   }
   drawn(chart);
+  prepareSoon(chart);
+}
+
+// ---- Steps drawn ahead (the values readout) ----------------------------------------------------
+// A lecturer walks a room through the steps one arrow key at a time. Plotly's update of the
+// readout costs 20-40 ms here (Plotly supplies its defaults, recomputes and redraws the axes of
+// the whole chart again, for three lines), most of a move's time. So while the cursor rests, the
+// steps either side of it are drawn ahead, each in a hidden copy of the chart (a "spare"): a
+// one-step move shows that copy instead (a few ms), and the chart it replaces becomes the spare
+// of the step just left. A longer jump, a zoomed chart or a spare not drawn yet takes Plotly's
+// update, as before; a new figure or width makes every spare stale.
+
+const SPARES = 2; // t - 1 and t + 1
+const REST_MS = 80; // the cursor rested this long: draw ahead (not between the moves of a drag)
+
+function hide(gd, hidden) { // a spare lies under the chart shown, same size, never seen or hit
+  Object.assign(gd.style, hidden
+    ? {position: "absolute", left: "0", top: "0", width: "100%", visibility: "hidden",
+       pointerEvents: "none"}
+    : {position: "", left: "", top: "", width: "", visibility: "", pointerEvents: ""});
+  if (hidden) {
+    gd.dataset.spare = ""; // the step it holds: data-step, once drawn (for tests)
+    gd.setAttribute("aria-hidden", "true");
+  } else {
+    delete gd.dataset.spare;
+    delete gd.dataset.step;
+    gd.removeAttribute("aria-hidden");
+  }
+}
+
+// A user's zoom, pan or tool lives in the chart shown: Plotly's update keeps it, a spare would not.
+function touched(gd) {
+  const layout = gd.layout || {};
+  return Boolean(layout.dragmode) || Object.keys(layout).some(
+    (k) => /^[xy]axis\d*$/.test(k) && layout[k] && layout[k].autorange === false);
+}
+
+function usableSpare(chart, t) {
+  if (touched(chart.gd)) return null;
+  return (chart.spares || []).find((s) => s.t === t && s.gen === chart.gen && s.width === chart.width
+                                          && !s.busy) || null;
+}
+
+function showSpare(chart, spare, t) {
+  const shown = chart.gd;
+  hide(spare.gd, false);
+  hide(shown, true);
+  chart.gd = spare.gd;
+  spare.gd = shown; // now the spare of the step just left
+  spare.t = chart.valuesT;
+  shown.dataset.step = String(spare.t);
+  chart.valuesT = t;
+}
+
+function dropSpares(chart) {
+  for (const s of chart.spares || []) {
+    try {
+      window.Plotly.purge(s.gd);
+    } catch (e) { /* a spare Plotly never finished drawing: nothing more to remove */ }
+    s.gd.remove();
+  }
+  chart.spares = [];
+}
+
+function prepareSoon(chart) {
+  clearTimeout(chart.prepareTimer);
+  chart.prepareTimer = setTimeout(() => prepareSpare(chart), REST_MS);
+}
+
+// Draw one spare at a missing neighbour of the cursor's step, then look again.
+async function prepareSpare(chart) {
+  const v = chart.values, t = chart.valuesT, base = chart.base;
+  if (!v || !base || t === null || chart.busy || chart.valuesBusy || !chart.box.isConnected
+      || touched(chart.gd)) return;
+  const wanted = [t - 1, t + 1].filter((w) => w >= v.start && w < v.stop);
+  const w = wanted.find((step) => !usableSpare(chart, step));
+  if (w === undefined) return;
+  const current = (s) => s.gen === chart.gen && s.width === chart.width;
+  let spare = chart.spares.find((s) => !(current(s) && wanted.includes(s.t)) && !s.busy);
+  if (!spare) {
+    if (chart.spares.length >= SPARES) return;
+    const gd = document.createElement("div");
+    hide(gd, true);
+    chart.plot.insertBefore(gd, chart.layer || null);
+    spare = {gd, t: null, gen: null, width: null};
+    chart.spares.push(spare);
+  }
+  const gen = chart.gen, width = chart.width, Plotly = window.Plotly;
+  const ys = valuesAt(v, w);
+  const title = valuesTitle(v, w);
+  spare.busy = true;
+  delete spare.gd.dataset.step;
+  spare.gd.style.contain = chart.gd.style.contain;
+  spare.gd.style.height = chart.gd.style.height;
+  try {
+    if (current(spare)) {
+      await Plotly.update(spare.gd, {y: ys}, {"title.text": title}, ys.map((_, i) => i));
+    } else { // a copy of the figure: Plotly writes into the objects it draws
+      const data = structuredClone(base.data).map((tr, i) => (i < ys.length ? {...tr, y: ys[i]} : tr));
+      const layout = structuredClone(base.layout);
+      layout.title = {...(layout.title || {}), text: title};
+      await Plotly.react(spare.gd, {data, layout, config: chart.config});
+    }
+    Object.assign(spare, {t: w, gen, width});
+    spare.gd.dataset.step = String(w);
+  } catch (e) {
+    spare.gen = null; // never shown; the chart shown keeps Plotly's update
+  } finally {
+    spare.busy = false;
+  }
+  prepareSoon(chart);
 }
 
 // Record, after the next paint, the step this chart shows (bench_browser reads it).
@@ -212,6 +327,7 @@ function fail(chart, text) {
     if (window.Plotly) window.Plotly.purge(chart.gd);
   } catch (e) { /* purging a chart Plotly never finished: nothing more to remove */ }
   chart.gd.replaceChildren();
+  dropSpares(chart);
 }
 
 // Fullscreen: the chart fills the screen at the screen's size, and returns to its own on exit.
@@ -234,11 +350,14 @@ function makeChart(parent) {
   note.style.cssText = "display:none;padding:0.75rem 1rem;border-radius:0.5rem;"
     + "background:var(--st-red-background-color, #fde0e0);color:var(--st-red-text-color, #7d1a1a)";
   const gd = document.createElement("div");
-  box.append(note, gd);
+  const plot = document.createElement("div"); // the figure and, over it, the cursor lines
+  plot.style.position = "relative";
+  plot.appendChild(gd);
+  box.append(note, plot);
   parent.appendChild(box);
-  box.style.position = "relative"; // the cursor lines are placed over the plot
-  const chart = {box, note, gd, configKey: null, config: null, next: null, busy: false, width: 0,
-                 cursor: null, values: null, valuesT: null, key: ""};
+  const chart = {box, note, gd, plot, configKey: null, config: null, next: null, busy: false, width: 0,
+                 cursor: null, values: null, valuesT: null, key: "", gen: 0, spares: [],
+                 base: null, prepareTimer: null};
   chart.listener = () => onCursor(chart);
   window.addEventListener(CURSOR_EVENT, chart.listener);
   const toggle = () => (document.fullscreenElement ? document.exitFullscreen() : box.requestFullscreen());
@@ -317,6 +436,8 @@ async function draw(chart, payload) {
   chart.cursor = payload.cursor || null;
   chart.values = payload.values || null;
   let data = figure.data;
+  chart.gen += 1; // every spare drawn before is stale
+  chart.base = chart.values ? {data: structuredClone(figure.data), layout: structuredClone(layout)} : null;
   if (chart.values) { // the readout at the cursor's step, if the window holds it
     const v = chart.values;
     const head = `${v.title}${v.start}${stepName(v, v.start)}`; // the figure is drawn at start
@@ -335,11 +456,13 @@ async function draw(chart, payload) {
   await Plotly.react(chart.gd, {data, layout, frames: figure.frames,
                                 config: plotConfig(chart, payload.config, Plotly)});
   chart.width = chart.box.clientWidth;
-  if (!chart.watching) { // zoom, pan and resize move the axes: the cursor lines follow
-    chart.watching = true;
+  if (!chart.gd.__watched) { // zoom, pan and resize move the axes: the cursor lines follow
+    chart.gd.__watched = true;
     chart.gd.on("plotly_afterplot", () => placeCursor(chart));
   }
   placeCursor(chart);
+  if (!chart.values) dropSpares(chart);
+  else if (chart.spares.length) prepareSoon(chart); // the cursor is in use: draw ahead again
 }
 
 // A payload's window of values: typed arrays decoded once, with the number of units per step.
