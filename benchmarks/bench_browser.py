@@ -85,38 +85,10 @@ DRAWN_JS = "() => Object.values(window.__unrolledCursorDrawn || {})"
 FOLLOWERS_JS = "() => document.querySelectorAll('.unrolled-chart[data-cursor]').length"
 
 
-def cursor_move(page) -> tuple[float, float, int]:
-    """The time cursor moved one step left: (seconds from the key press to every chart that
-    follows the cursor painted at the new step, measured inside the page; seconds until the
-    server has it, the link holds it and the page is idle again; charts that followed)."""
-    box = page.locator(".unrolled-cursor input")
-    box.focus()
-    t = int(box.input_value()) - 1
-    followers = page.evaluate(FOLLOWERS_JS)
-    page.evaluate("() => { window.__unrolledCursorDrawn = {}; }")
-    t0 = time.monotonic()
-    box.press("ArrowLeft")
-    page.wait_for_function(f"() => {{ const d = ({DRAWN_JS})(); return d.length === {followers} "
-                           f"&& d.every(r => r.t === {t}); }}")
-    drawn = page.evaluate(f"() => Math.max(...({DRAWN_JS})().map(r => r.at)) - window.__keyAt")
-    page.wait_for_function(f"() => new URLSearchParams(location.search).get('t') === '{t}'",
-                           timeout=120_000)
-    page.wait_for_selector(IDLE)
-    return drawn / 1000, time.monotonic() - t0, followers
-
-
-def cursor_jump(page, steps: int = 3) -> float:
-    """The time cursor dragged `steps` steps left in one input event, as a quick drag moves it:
-    seconds from the event to every chart that follows it painted at the new step. No chart
-    drawn ahead holds that step (plot_component.js draws t - 1 and t + 1 ahead), so this is
-    Plotly's own update of the values readout."""
-    box = page.locator(".unrolled-cursor input")
-    t = int(box.input_value()) - steps
-    followers = page.evaluate(FOLLOWERS_JS)
-    page.evaluate("() => { window.__unrolledCursorDrawn = {}; }")
-    page.evaluate(f"""() => {{ const i = document.querySelector('.unrolled-cursor input');
-        i.value = '{t}'; window.__keyAt = performance.now();
-        i.dispatchEvent(new Event('input', {{bubbles: true}})); }}""")
+def moved(page, t: int, followers: int) -> float:
+    """After a move to step t: seconds from the move (window.__keyAt) to every chart that follows
+    the cursor painted at t, measured inside the page; returns once the server has it too (the
+    link holds t, the page is idle again)."""
     page.wait_for_function(f"() => {{ const d = ({DRAWN_JS})(); return d.length === {followers} "
                            f"&& d.every(r => r.t === {t}); }}")
     drawn = page.evaluate(f"() => Math.max(...({DRAWN_JS})().map(r => r.at)) - window.__keyAt")
@@ -124,6 +96,34 @@ def cursor_jump(page, steps: int = 3) -> float:
                            timeout=120_000)
     page.wait_for_selector(IDLE)
     return drawn / 1000
+
+
+def cursor_move(page) -> tuple[float, float, int]:
+    """The time cursor moved one step left: (seconds from the key press to every chart that
+    follows the cursor painted at the new step; seconds until the server has it, the link holds
+    it and the page is idle again; charts that followed)."""
+    box = page.locator(".unrolled-cursor input")
+    box.focus()
+    t = int(box.input_value()) - 1
+    followers = page.evaluate(FOLLOWERS_JS)
+    page.evaluate("() => { window.__unrolledCursorDrawn = {}; }")
+    t0 = time.monotonic()
+    box.press("ArrowLeft")
+    return moved(page, t, followers), time.monotonic() - t0, followers
+
+
+def cursor_jump(page, steps: int = 3) -> float:
+    """The time cursor dragged `steps` steps left in one input event, as a quick drag moves it:
+    seconds from the event to every chart that follows it painted at the new step. No chart
+    drawn ahead holds that step (plot_component.js draws t - 1 and t + 1 ahead), so this is
+    Plotly's own update of the values readout."""
+    t = int(page.locator(".unrolled-cursor input").input_value()) - steps
+    followers = page.evaluate(FOLLOWERS_JS)
+    page.evaluate("() => { window.__unrolledCursorDrawn = {}; }")
+    page.evaluate(f"""() => {{ const i = document.querySelector('.unrolled-cursor input');
+        i.value = '{t}'; window.__keyAt = performance.now();
+        i.dispatchEvent(new Event('input', {{bubbles: true}})); }}""")
+    return moved(page, t, followers)
 
 
 def cold_start(browser, script: str, query: str) -> float:
