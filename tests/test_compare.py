@@ -266,3 +266,24 @@ def test_explore_has_the_animate_tab():
     assert heatmap(fig, "h_t")["z"].shape == (32, 12)
     assert at.query_params["view"] == "animate"
 
+
+
+def settings_open(at: AppTest) -> bool:
+    """Whether the section of A's and B's knobs is open."""
+    return next(e for e in at.expander if e.label.startswith("Settings of A and B")).proto.expanded
+
+
+def test_the_settings_fold_away_once_a_and_b_differ():
+    """A visit where B is a copy of A opens the knobs (change one of B's first) and keeps them
+    open while B is changed; a link or a classic pair where B differs opens with them closed, so
+    the first screen shows the comparison."""
+    at = ok(app({"a.seq_len": "30"}))
+    assert settings_open(at)
+    at.selectbox(key="cmp_b_activation").set_value("relu")
+    assert settings_open(ok(at.run())), "closed under the user's hand"
+    assert not settings_open(ok(app({"a.seq_len": "30", "b.activation": "relu"})))
+    at = ok(app({"a.seq_len": "30"}))
+    at.button(key=f"cmp_preset_{PRESETS[0].id}").click()
+    at = ok(at.run())
+    assert CS.differences(*CS.compare_from_query(dict(at.query_params))[:2])
+    assert not settings_open(at)

@@ -142,8 +142,15 @@ def current_values() -> tuple[dict, dict]:
 # ---------------------------------------------------------------------------------------------
 
 
+# The settings section's open state (st.session_state[SETTINGS]). It opens on a visit where B is
+# a copy of A (change one of B's knobs first), and closed where a link or a classic pair makes them
+# differ, so the first screen shows the comparison, not 30 knobs; the user may open or close it.
+SETTINGS = "cmp_settings"
+
+
 def _apply(preset: ComparePreset) -> None:
     set_widgets(preset.a, preset.b, View(view=preset.view))
+    st.session_state[SETTINGS] = False  # the pair's charts, not its knobs, on the first screen
 
 
 def _copy_a_to_b() -> None:
@@ -167,9 +174,13 @@ def shared_ui(va: dict) -> None:
             draw_knob(p, a_key(p.name), disabled=not applies(p, S.RELEVANT, va))
 
 
-def knobs_ui(va: dict, vb: dict) -> None:
-    """A's and B's own knobs side by side, one row per knob; B's label says where it differs."""
-    with st.expander("Settings of A and B (B's label says ≠ A where it differs)", expanded=True):
+def knobs_ui(va: dict, vb: dict, expanded: bool) -> None:
+    """A's and B's own knobs side by side, one row per knob; B's label says where it differs.
+    expanded: whether the section opens, where it has no open state yet (SETTINGS): the state is
+    set once, so the section never closes under the hand that makes B differ."""
+    st.session_state.setdefault(SETTINGS, expanded)
+    with st.expander("Settings of A and B (B's label says ≠ A where it differs)", key=SETTINGS,
+                     on_change="rerun"):
         tabs = st.tabs([GROUP_TITLES[g] for g in OWN_GROUPS])
         for group, tab in zip(OWN_GROUPS, tabs, strict=True):
             with tab:
@@ -209,16 +220,16 @@ def _page() -> None:
     shared_ui(va)
     va, vb = current_values()  # the series selector moves to a newly uploaded file's column
     st.title("Unrolled · Compare")
-    knobs_ui(va, vb)
     a, warn_a = S.build_config(va)
     b, warn_b = S.build_config({**vb, **{n: getattr(a, n) for n in CS.SHARED}})
     b = CS.shared_with(a, b)
+    diff = CS.differences(a, b)
+    knobs_ui(va, vb, expanded=not diff)
     warnings = [f"A: {w}" for w in warn_a] + [f"B: {w}" for w in warn_b]
     if (a, b) == st.session_state.get("cmp_url_configs"):
         warnings = st.session_state.get("cmp_url_warnings", []) + warnings
     for w in warnings:
         st.warning(md(w), icon=":material/warning:")
-    diff = CS.differences(a, b)
     if diff:
         st.markdown("**B differs from A in:** " + " · ".join(
             f"{S.PARAM[n].label} ({format_value(S.PARAM[n], getattr(a, n))} → "
