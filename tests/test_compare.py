@@ -287,3 +287,15 @@ def test_the_settings_fold_away_once_a_and_b_differ():
     at = ok(at.run())
     assert CS.differences(*CS.compare_from_query(dict(at.query_params))[:2])
     assert not settings_open(at)
+
+
+def test_presenting_shows_the_summary_in_the_pages_larger_text():
+    """While presenting, the summary is a plain table (the dataframe's canvas keeps its small
+    font whatever the page's size): the same rows and values."""
+    query = {"a.seq_len": "30", "b.activation": "relu"}
+    normal = ok(app(query)).dataframe[0].value
+    at = ok(app({**query, "present": "1"}))
+    assert len(at.dataframe) == 0
+    shown = at.table[0].value
+    assert list(shown.index) == list(normal.index) and list(shown.columns) == list(normal.columns)
+    assert shown.astype(str).values.tolist() == normal.astype(str).values.tolist()

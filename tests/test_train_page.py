@@ -172,3 +172,14 @@ def test_smooth_is_a_trailing_mean():
     s = train_figs.smooth(y)  # window 4
     assert s[0] == 0 and s[3] == pytest.approx(1.5) and s[199] == pytest.approx(197.5)
     assert np.array_equal(train_figs.smooth(y[:10]), y[:10])
+
+
+def test_presenting_shows_the_summary_in_the_pages_larger_text():
+    """While presenting, the runs' summary is a plain table in the page's larger text (the
+    dataframe's canvas keeps its small font): the same models and steps."""
+    at = ok(app({**TINY, "present": "1"}))
+    at.button(key="tr_run").click()
+    ok(at.run())
+    assert len(at.dataframe) == 0
+    table = at.table[0].value
+    assert len(table) == 3 and [int(s) for s in table["steps"]] == [6, 6, 6]

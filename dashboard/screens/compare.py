@@ -303,7 +303,7 @@ def _main_view(a: Config, b: Config, series: series_ui.SeriesData) -> None:
         if model is None:  # an uploaded model's W_hh is not its config's: its own spectrum
             ta.spectrum = compute.spectra(a, ta)
         tb.spectrum = compute.spectra(b, tb)
-        st.dataframe(compare_figs.summary_table(ta, tb, where), key="cmp_summary", width="stretch")
+        present_ui.table(compare_figs.summary_table(ta, tb, where), key="cmp_summary", width="stretch")
     except Exception as e:  # noqa: BLE001
         st.error(f"Could not build the summary table: {type(e).__name__}: {md(str(e))}")
     view_picker(CS.COMPARE_VIEW_TITLES, view_key("tab"), view.view)

@@ -291,7 +291,7 @@ def _show(run: dict, progress, slots) -> None:
             draw(train_figs.snapshot_figure, results, index, key="tr_fig_snapshot")
         with c2:
             draw(train_figs.hidden_figure, results, index, key="tr_fig_hidden")
-    st.dataframe(summary(results), hide_index=True, key="tr_summary")
+    present_ui.table(summary(results), hide_index=True, key="tr_summary")
     weights_ui.trained_models_ui(results)  # download as .safetensors, open in Explore
 
 

@@ -1,5 +1,6 @@
 """Presentation mode on the page: the flag (URL `present=1`, then session state), its toggle, the
-page's larger text, and chart columns that stack into one chart per row when it is on."""
+page's larger text, chart columns that stack into one chart per row when it is on, and tables
+in that larger text."""
 
 from __future__ import annotations
 
@@ -56,3 +57,13 @@ def chart_columns(spec):
     if presenting():
         return [st.container() for _ in range(n)]
     return st.columns(spec)
+
+
+def table(data, **kwargs) -> None:
+    """A table: Streamlit's dataframe (sortable, scrolls), or while presenting a plain table
+    (st.table) in the page's larger text: the dataframe draws on a canvas that the larger root
+    font does not reach, so a room read its numbers at 14 px. kwargs: st.dataframe's."""
+    if presenting():
+        st.table(data, hide_index=kwargs.get("hide_index"))
+    else:
+        st.dataframe(data, **kwargs)
