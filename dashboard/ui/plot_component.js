@@ -151,6 +151,11 @@ function valuesAt(v, t) {
   return v.y.map((a) => a.subarray(r * v.units, (r + 1) * v.units));
 }
 
+// Plotly's own update of a readout chart to another step's lines and title.
+function updateValues(gd, ys, title) {
+  return window.Plotly.update(gd, {y: ys}, {"title.text": title}, ys.map((_, i) => i));
+}
+
 // Redraw the readout for the cursor's step; outside the window it greys out until the server's
 // next window arrives (the cursor's move reaches the server when the hand rests).
 async function moveValues(chart) {
@@ -170,8 +175,8 @@ async function moveValues(chart) {
       }
       const title = valuesTitle(v, t);
       const spare = usableSpare(chart, t);
-      if (spare) showSpare(chart, spare, t);
-      else await window.Plotly.update(chart.gd, {y: ys}, {"title.text": title}, ys.map((_, i) => i));
+      if (spare) showSpare(chart, spare);
+      else await updateValues(chart.gd, ys, title);
       chart.box.setAttribute("aria-label", plainText(title));
       chart.gd.style.opacity = "";
       chart.valuesT = t;
@@ -219,11 +224,11 @@ function touched(gd) {
 
 function usableSpare(chart, t) {
   if (touched(chart.gd)) return null;
-  return (chart.spares || []).find((s) => s.t === t && s.gen === chart.gen && s.width === chart.width
+  return chart.spares.find((s) => s.t === t && s.gen === chart.gen && s.width === chart.width
                                           && !s.busy) || null;
 }
 
-function showSpare(chart, spare, t) {
+function showSpare(chart, spare) { // the caller sets chart.valuesT to the spare's step
   const shown = chart.gd;
   hide(spare.gd, false);
   hide(shown, true);
@@ -231,11 +236,10 @@ function showSpare(chart, spare, t) {
   spare.gd = shown; // now the spare of the step just left
   spare.t = chart.valuesT;
   shown.dataset.step = String(spare.t);
-  chart.valuesT = t;
 }
 
 function dropSpares(chart) {
-  for (const s of chart.spares || []) {
+  for (const s of chart.spares) {
     try {
       window.Plotly.purge(s.gd);
     } catch (e) { /* a spare Plotly never finished drawing: nothing more to remove */ }
@@ -276,7 +280,7 @@ async function prepareSpare(chart) {
   spare.gd.style.height = chart.gd.style.height;
   try {
     if (current(spare)) {
-      await Plotly.update(spare.gd, {y: ys}, {"title.text": title}, ys.map((_, i) => i));
+      await updateValues(spare.gd, ys, title);
     } else { // a copy of the figure: Plotly writes into the objects it draws
       const data = structuredClone(base.data).map((tr, i) => (i < ys.length ? {...tr, y: ys[i]} : tr));
       const layout = structuredClone(base.layout);
