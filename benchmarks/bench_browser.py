@@ -85,6 +85,9 @@ DRAWN_JS = "() => Object.values(window.__unrolledCursorDrawn || {})"
 FOLLOWERS_JS = "() => document.querySelectorAll('.unrolled-chart[data-cursor]').length"
 
 
+REACH_MS = 250  # from the hand on the cursor to its first move: a quick human's reaction time
+
+
 def moved(page, t: int, followers: int) -> float:
     """After a move to step t: seconds from the move (window.__keyAt) to every chart that follows
     the cursor painted at t, measured inside the page; returns once the server has it too (the
@@ -103,7 +106,9 @@ def cursor_move(page) -> tuple[float, float, int]:
     follows the cursor painted at the new step; seconds until the server has it, the link holds
     it and the page is idle again; charts that followed)."""
     box = page.locator(".unrolled-cursor input")
+    box.hover()  # the hand reaches the cursor (the readout draws the steps either side then)
     box.focus()
+    page.wait_for_timeout(REACH_MS)  # and takes a human's reaction time before the key
     t = int(box.input_value()) - 1
     followers = page.evaluate(FOLLOWERS_JS)
     page.evaluate("() => { window.__unrolledCursorDrawn = {}; }")

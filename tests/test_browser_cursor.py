@@ -167,6 +167,25 @@ def test_one_step_shows_the_step_drawn_ahead_exactly(page):
     no_exception(page)
 
 
+@pytest.mark.parametrize("reach", ["hover", "focus"])
+def test_the_first_move_shows_a_step_drawn_when_the_hand_reached_the_cursor(page, reach):
+    """Nothing is drawn ahead on a page whose cursor is untouched; a pointer over the cursor or its
+    focus draws the neighbour, and the first move then shows that drawing."""
+    open_page(page, QUERY)
+    page.wait_for_timeout(300)  # longer than the readout waits once the cursor rests
+    assert page.evaluate("() => document.querySelectorAll('[data-spare]').length") == 0
+    page.evaluate(SHOWN_AND_FRESH_JS)  # the chart shown at 59
+    getattr(cursor(page), reach)()
+    page.wait_for_function(f"() => ({SPARES_JS})().includes('58')")  # 59 is the last step
+    cursor(page).focus()
+    cursor(page).press("ArrowLeft")
+    page.wait_for_function("() => (window.__unrolledCursorDrawn || {}).fig_vectors?.t === 58")
+    shown, fresh, same_element = page.evaluate(SHOWN_AND_FRESH_JS)
+    assert not same_element, "the first move drew the step again, not from its spare"
+    assert shown == fresh and shown[2].startswith("Values at step t = 58")
+    no_exception(page)
+
+
 def test_a_zoomed_readout_keeps_its_zoom_when_the_cursor_moves(page):
     """A drawing made ahead is autoranged: after a user's zoom the move takes Plotly's update,
     which keeps the zoom."""

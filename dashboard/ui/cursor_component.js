@@ -3,6 +3,7 @@
 
 const SYNC_MS = 250; // a move is told to the server once the cursor has rested this long
 const EVENT = "unrolled:cursor"; // every chart with a time cursor listens (plot_component.js)
+const NEAR = "unrolled:cursor-near"; // the hand reached the cursor: the charts may draw ahead
 
 function decode(data) {
   if (typeof data === "string") return JSON.parse(data);
@@ -87,6 +88,11 @@ function build(parent) {
     publish(t);
   };
   input.addEventListener("input", () => el.move(Number(input.value)));
+  // A pointer over the slider or the keyboard's focus on it comes before its first move: the
+  // values readout draws the steps either side then, so that move is as quick as the next ones.
+  const near = () => window.dispatchEvent(new CustomEvent(NEAR));
+  input.addEventListener("pointerenter", near);
+  input.addEventListener("focus", near);
   return el;
 }
 

@@ -3,6 +3,7 @@
 // comes before this file (plot_component.py joins them): loadPlotly.
 
 const CURSOR_EVENT = "unrolled:cursor"; // sent by the time cursor (cursor_component.js)
+const NEAR_EVENT = "unrolled:cursor-near"; // the hand reached the cursor (cursor_component.js)
 const EXPAND = {width: 512, height: 512, path: "M32 32h160v64H96v96H32V32zm288 0h160v160h-64V96h-96V32zM32 320h64v96h96v64H32V320zm416 0h64v160H320v-64h96v-96z"};
 const COLLAPSE = {width: 512, height: 512, path: "M128 32h64v160H32v-64h96V32zm192 0h64v96h96v64H320V32zM32 320h160v160h-64v-96H32v-64zm288 0h160v64h-96v96h-64V320z"};
 
@@ -195,7 +196,9 @@ async function moveValues(chart) {
 // steps either side of it are drawn ahead, each in a hidden copy of the chart (a "spare"): a
 // one-step move shows that copy instead (a few ms), and the chart it replaces becomes the spare
 // of the step just left. A longer jump, a zoomed chart or a spare not drawn yet takes Plotly's
-// update, as before; a new figure or width makes every spare stale.
+// update, as before; a new figure or width makes every spare stale. Nothing is drawn ahead before
+// the hand reaches the cursor (a pointer over it, or its focus): a page whose cursor is not used
+// pays for no hidden drawing.
 
 const SPARES = 2; // t - 1 and t + 1
 const REST_MS = 80; // the cursor rested this long: draw ahead (not between the moves of a drag)
@@ -307,9 +310,14 @@ function drawn(chart) {
   });
 }
 
-function onCursor(chart) {
+function onCursor(chart, event) {
   if (!chart.box.isConnected) { // a chart whose tab was closed: stop listening
     window.removeEventListener(CURSOR_EVENT, chart.listener);
+    window.removeEventListener(NEAR_EVENT, chart.listener);
+    return;
+  }
+  if (event.type === NEAR_EVENT) { // about to move: draw the readout's neighbours now
+    if (chart.values) prepareSpare(chart);
     return;
   }
   if (!follows(chart) || chart.busy || !chart.gd._fullLayout) return; // a draw places it when done
@@ -362,8 +370,9 @@ function makeChart(parent) {
   const chart = {box, note, gd, plot, configKey: null, config: null, next: null, busy: false, width: 0,
                  cursor: null, values: null, valuesT: null, key: "", gen: 0, spares: [],
                  base: null, prepareTimer: null};
-  chart.listener = () => onCursor(chart);
+  chart.listener = (event) => onCursor(chart, event);
   window.addEventListener(CURSOR_EVENT, chart.listener);
+  window.addEventListener(NEAR_EVENT, chart.listener);
   const toggle = () => (document.fullscreenElement ? document.exitFullscreen() : box.requestFullscreen());
   const button = (on) => ({name: on ? "Close fullscreen" : "Fullscreen",
                            title: on ? "Close fullscreen" : "Fullscreen", icon: on ? COLLAPSE : EXPAND,
