@@ -119,6 +119,45 @@ def test_a_move_redraws_in_the_browser_then_reaches_the_link(page):
     assert all(t == "56" for t, _ in page.evaluate(FOLLOWERS_JS))
 
 
+def test_a_late_echo_of_an_earlier_move_does_not_pull_the_cursor_back(page):
+    """On a slow server the answer to one move can arrive after the next move was sent: the cursor
+    keeps the step the hand chose. The server's messages are held back, then delivered in order."""
+    held, holding, sockets = [], [False], []
+
+    def route(ws):
+        server = ws.connect_to_server()
+        sockets.append(ws)
+        ws.on_message(server.send)
+        server.on_message(lambda m: held.append((ws, m)) if holding[0] else ws.send(m))
+
+    context = page.context.browser.new_context(viewport={"width": 1400, "height": 1300})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    pg.url0 = page.url0
+    try:
+        pg.route_web_socket("**/_stcore/stream", route)
+        open_page(pg, QUERY)
+        holding[0] = True
+        cursor(pg).focus()
+        for t in (58, 57):
+            cursor(pg).press("ArrowLeft")  # then a rest: the move is told to the server
+            pg.wait_for_function(f"() => window.__unrolledCursor?.t === {t}")
+            pg.wait_for_timeout(600)
+        assert held, "the server's answers were held back"
+        holding[0] = False
+        for ws, m in held:  # the answer to t = 58, then the one to t = 57
+            ws.send(m)
+        pg.wait_for_function("() => location.search.includes('t=57')")
+        pg.wait_for_selector(IDLE)
+        pg.wait_for_timeout(300)
+        assert cursor(pg).input_value() == "57"
+        assert pg.evaluate("() => window.__unrolledCursor.t") == 57
+        assert all(t == "57" for t, _ in pg.evaluate(FOLLOWERS_JS))
+        no_exception(pg)
+    finally:
+        context.close()
+
+
 # The values chart on screen, and a fresh Plotly drawing of its data and layout beside it (same
 # size, axes autoranged): their lines' paths, their axes' ranges and their titles as drawn; and
 # whether the chart shown is the element shown at the last call.
@@ -171,6 +210,7 @@ def test_one_step_shows_the_step_drawn_ahead_exactly(page):
 def test_the_first_move_shows_a_step_drawn_when_the_hand_reached_the_cursor(page, reach):
     """Nothing is drawn ahead on a page whose cursor is untouched; a pointer over the cursor or its
     focus draws the neighbour, and the first move then shows that drawing."""
+    page.mouse.move(0, 0)  # not where an earlier test left the pointer: over the new cursor
     open_page(page, QUERY)
     page.wait_for_timeout(300)  # longer than the readout waits once the cursor rests
     assert page.evaluate("() => document.querySelectorAll('[data-spare]').length") == 0

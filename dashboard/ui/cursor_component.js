@@ -63,7 +63,8 @@ function build(parent) {
   parent.appendChild(box);
   // fresh: nothing shown yet. A range input is never empty: it starts at the middle of its range,
   // which the first max clamps, and may then equal the server's t (T = 50: both 49).
-  const el = {box, label, input, readout, labels: null, timer: null, sent: null, serverT: null,
+  // inFlight: the steps told to the server whose echo may still come back (in the order sent)
+  const el = {box, label, input, readout, labels: null, timer: null, inFlight: [], serverT: null,
               send: null, fresh: true};
   const show = (t) => {
     const max = Number(input.max) || 0;
@@ -78,7 +79,7 @@ function build(parent) {
     clearTimeout(el.timer);
     el.timer = setTimeout(() => {
       el.timer = null;
-      el.sent = t;
+      el.inFlight.push(t);
       el.send(t);
     }, SYNC_MS);
   };
@@ -109,11 +110,14 @@ export default function (component) {
   el.input.max = String(Math.max(d.T - 1, 0));
   el.input.disabled = d.T <= 1;
   // Adopt the server's t only when the server changed it: not the echo of a move we sent (the
-  // hand may have moved on since), not an older value re-sent while a move is still pending.
+  // hand may have moved on since; on a slow server the echo of an earlier move can arrive after
+  // the next move was sent), not an older value re-sent while a move is still pending.
   const changed = d.t !== el.serverT;
   el.serverT = d.t;
+  const echo = el.inFlight.indexOf(d.t);
+  if (echo >= 0) el.inFlight.splice(0, echo + 1); // the server runs in order: older echoes are past
   const local = Number(el.input.value);
-  if (el.fresh || (changed && d.t !== el.sent && d.t !== local) || local > d.T - 1) {
+  if (el.fresh || (changed && echo < 0 && d.t !== local) || local > d.T - 1) {
     el.fresh = false;
     el.adopt(d.t);
   } else if (window.__unrolledCursor?.t !== local) {
