@@ -105,7 +105,8 @@ def style_for_presentation(fig: go.Figure) -> go.Figure:
     margin_t = lay.margin.t if lay.margin.t is not None else 50
     margin_l = lay.margin.l if lay.margin.l is not None else 60
     lay.margin.update(t=margin_t + 24, l=margin_l + 20)
-    if any(ax.side == "right" for ax in fig.select_yaxes()):  # an axis on the right (the values readout's dL/dh_t): its ticks and title grow too
+    # an axis on the right (the values readout's dL/dh_t): its ticks and title grow too
+    if any(ax.side == "right" for ax in fig.select_yaxes()):
         margin_r = lay.margin.r if lay.margin.r is not None else 80
         lay.margin.r = int(round(margin_r * theme.PRESENT_FONT / theme.TICK_FONT))
     lay.title.text = present_text(lay.title.text)
