@@ -12,7 +12,8 @@ time (computed on first use), and peak memory of one unroll at T=5000, H=512.
 
 Threads: both sides run on the same number of torch threads, by default the page's engine setting
 (one: dashboard/ui/startup.ENGINE_THREADS, UNROLLED_TORCH_THREADS overrides both); --threads 2
-compares on two. CPU pressure (/proc/pressure/cpu, avg10) is printed before and after the grid:
+compares on two. The C heap keeps freed blocks for the next call, as in the page's process
+(engine/heap.py). CPU pressure (/proc/pressure/cpu, avg10) is printed before and after the grid:
 other work on the machine moves the ratios.
 """
 
@@ -31,6 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine import Config, unroll  # noqa: E402
+from engine.heap import keep_freed_memory  # noqa: E402
 
 CASES = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 REQUIRED = {"rnn": 1.0, "gru": 1.0, "lstm": 1.2}  # trace / torch.nn at every size
@@ -121,6 +123,7 @@ def main() -> None:
     p.add_argument("--memory-child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as the page's process does (dashboard/ui/startup.py): both sides gain
     if args.memory_child:
         peak_memory(*args.memory_child)
         return

@@ -30,6 +30,7 @@ def run() -> None:
     from dashboard.ui import present
 
     startup.defer_compiled_loops()  # the first page without numba; loaded after it is sent
+    startup.keep_freed_memory()  # freed arrays stay in the heap for the next unroll
 
     st.set_page_config(initial_sidebar_state=present.sidebar_state())
     present.toggle()  # on every page; `present=1` in the URL turns it on

@@ -40,7 +40,8 @@ def scan(x: np.ndarray, time_axis: int, log10_norm: np.ndarray | None = None) ->
     fi = np.finfo(x.dtype)
     T = x.shape[time_axis]
     lead = math.prod(x.shape[:time_axis])  # (np.prod of a shape costs more than the scan of a small x)
-    first = step_flags(x.reshape(lead, T, -1), float(fi.tiny), _BIG[x.dtype.char])
+    tiny, big = x.dtype.type(fi.tiny), x.dtype.type(_BIG[x.dtype.char])  # in x's dtype
+    first = step_flags(x.reshape(lead, T, -1), tiny, big)
     out = dict(zip(KINDS, [s if s >= 0 else None for s in first.tolist()], strict=True))
     if log10_norm is not None:  # (..., T, ...) with the same time axis, norm over units
         # A norm computes to 0 in x's dtype only where every square rounds to 0, |x| <=

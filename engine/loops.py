@@ -1,4 +1,4 @@
-"""Compiled loops (numba): the LSTM's forward pass (float64), adjoint recursion and cell-state
+"""Compiled loops (numba): the LSTM's forward pass, adjoint recursion and cell-state
 scan, the flags' scan and the log10 row norms of dL/dh_t.
 
 A Python loop over t costs microseconds per step in interpreter and dispatch overhead alone,
@@ -110,34 +110,93 @@ def lstm_bptt(w_hh, e, ifgo, c_prev, tc, lo, up, dh_all, dA_all, dc_all, scale):
             k += up
 
 
-@njit(cache=True, nogil=True)
+F32 = np.float32
+LOG2_E, LN2_HI, LN2_LO = F32(1.4426950408889634), F32(0.693359375), F32(-2.1219444e-4)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _exp(x, out, bits):  # pragma: no cover - compiled
+    """out = e^x for a row x; bits: an int32 scratch row as long. float64: libm's exp, value by
+    value. float32: e^x = 2^n e^r with n = round(x log2 e) and |r| <= ln2 / 2, e^r by its Taylor
+    series to r^7 / 7! (under 2 ulp), 2^n written straight into a float's exponent bits. Only
+    arithmetic, so the loop is vectorised (libm's expf is one call per value: 4-5x slower)."""
+    if x.itemsize == 8:
+        for k in range(x.shape[0]):
+            out[k] = np.exp(x[k])
+        return
+    two_n = bits.view(np.float32)
+    for k in range(x.shape[0]):
+        v = min(max(x[k], F32(-87.0)), F32(89.0))  # 2^-126, the smallest normal; 2^128 = inf
+        n = np.floor(v * LOG2_E + F32(0.5))
+        bits[k] = (np.int32(n) + 127) << 23  # the float 2^n: biased exponent, zero mantissa
+        r = (v - n * LN2_HI) - n * LN2_LO  # ln2 in two parts: n * LN2_HI is exact
+        out[k] = F32(1) + r * (F32(1) + r * (F32(1 / 2) + r * (F32(1 / 6) + r * (F32(1 / 24) + r * (
+            F32(1 / 120) + r * (F32(1 / 720) + r * F32(1 / 5040)))))))
+    for k in range(x.shape[0]):
+        out[k] *= two_n[k]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _sigmoid(a, out, e, bits):  # pragma: no cover - compiled
+    """out = sigma(a) = 1 / (1 + e^-a) for a row a (e, bits: scratch rows at least as long)."""
+    n = a.shape[0]
+    for k in range(n):
+        out[k] = -a[k]
+    _exp(out, e[:n], bits[:n])
+    for k in range(n):
+        out[k] = F32(1) / (F32(1) + e[k])  # F32: keeps float32 rows in float32
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _tanh(a, out, e, bits):  # pragma: no cover - compiled
+    """out = tanh(a) for a row a. float64: libm's tanh. float32: sign(a) m / (m + 2) with
+    m = e^(2|a|) - 1, taken from its Taylor series where 2|a| < 1/2 (there e^u - 1 would cancel
+    most digits; the series to u^9 / 9! is exact to rounding)."""
+    n = a.shape[0]
+    if a.itemsize == 8:
+        for k in range(n):
+            out[k] = np.tanh(a[k])
+        return
+    for k in range(n):
+        out[k] = min(F32(2) * abs(a[k]), F32(40))  # u = 2|a|; tanh(20) is 1 in float32
+    _exp(out, e[:n], bits[:n])
+    for k in range(n):
+        u = out[k]
+        series = u * (F32(1) + u * (F32(1 / 2) + u * (F32(1 / 6) + u * (F32(1 / 24) + u * (F32(1 / 120) + u * (
+            F32(1 / 720) + u * (F32(1 / 5040) + u * (F32(1 / 40320) + u * F32(1 / 362880)))))))))
+        m = series if u < F32(0.5) else e[k] - F32(1)
+        out[k] = m / (m + F32(2)) if a[k] >= 0 else -m / (m + F32(2))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def lstm_forward(ax, w_hh_t, hs, cs, ifgo, tc):  # pragma: no cover - compiled
     """An LSTM direction forward, step by step, into hs, cs (T+1, B, H: row 0 is h_{-1} = c_{-1} =
     0, row t+1 is h_t, c_t, so rows :T are h_{t-1}, c_{t-1} without a copy), ifgo (T, B, 4H: i f g o
     after their activations) and tc = tanh(c_t) (T, B, H): reference.lstm_step for every step.
     ax (T, B, 4H) = x_t W_ih^T + b_ih + b_hh for every t (one matmul outside); w_hh_t = W_hh^T
-    (H, 4H), contiguous. Used for float64, where torch has no fused kernel and its generic one is
-    1.3-4.6x slower than this loop (every gate comes out too)."""
+    (H, 4H), contiguous. Every gate comes out, so none needs recomputing: faster than torch's
+    kernel plus that recompute for float64 (1.3-4.6x) and for small float32 models (cells.py)."""
     T, B, G = ax.shape
     H = G // 4
-    one = np.ones(1, dtype=ax.dtype)[0]
     hw = np.empty((B, G), dtype=ax.dtype)  # h_{t-1} W_hh^T: so a_t = ax[t] + hw
+    a = np.empty(G, dtype=ax.dtype)  # a_t of one sample
+    e, bits = np.empty(G, dtype=ax.dtype), np.empty(G, dtype=np.int32)  # scratch of _exp
     hs[0], cs[0] = 0.0, 0.0  # h_{-1} = c_{-1} = 0
     for t in range(T):
-        h_prev, c_prev, h, c = hs[t], cs[t], hs[t + 1], cs[t + 1]
-        _matvec(h_prev, w_hh_t, hw)
+        _matvec(hs[t], w_hh_t, hw)
         for b in range(B):
+            gate = ifgo[t, b]
+            for k in range(G):
+                a[k] = ax[t, b, k] + hw[b, k]
+            _sigmoid(a[:2 * H], gate[:2 * H], e, bits)  # i_t, f_t = sigma(a_i), sigma(a_f)
+            _tanh(a[2 * H:3 * H], gate[2 * H:3 * H], e, bits)  # g_t = tanh(a_g)
+            _sigmoid(a[3 * H:], gate[3 * H:], e, bits)  # o_t = sigma(a_o)
+            c_prev, c, h = cs[t, b], cs[t + 1, b], hs[t + 1, b]
             for k in range(H):
-                i = one / (one + np.exp(-(ax[t, b, k] + hw[b, k])))  # i_t = sigma(a_i)
-                f = one / (one + np.exp(-(ax[t, b, H + k] + hw[b, H + k])))  # f_t = sigma(a_f)
-                gt = np.tanh(ax[t, b, 2 * H + k] + hw[b, 2 * H + k])  # g_t = tanh(a_g)
-                o = one / (one + np.exp(-(ax[t, b, 3 * H + k] + hw[b, 3 * H + k])))  # sigma(a_o)
-                ct = f * c_prev[b, k] + i * gt  # c_t = f_t c_{t-1} + i_t g_t
-                ifgo[t, b, k], ifgo[t, b, H + k], ifgo[t, b, 2 * H + k] = i, f, gt
-                ifgo[t, b, 3 * H + k] = o
-                c[b, k] = ct
-                tc[t, b, k] = np.tanh(ct)
-                h[b, k] = o * tc[t, b, k]  # h_t = o_t tanh(c_t)
+                c[k] = gate[H + k] * c_prev[k] + gate[k] * gate[2 * H + k]  # c_t = f_t c_{t-1} + i_t g_t
+            _tanh(c, tc[t, b], e, bits)
+            for k in range(H):
+                h[k] = gate[3 * H + k] * tc[t, b, k]  # h_t = o_t tanh(c_t)
 
 
 @njit(cache=True, nogil=True)
@@ -156,11 +215,19 @@ def cell_scan(ifgo, cs):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def step_flags(x, tiny, big):  # pragma: no cover - compiled
     """First step t of x (P, T, Q), or -1, with: a NaN; an Inf; |x| > big at a step without NaN
-    (as a NaN-propagating maximum would say); a subnormal (0 < |x| < tiny). One pass."""
+    (as a NaN-propagating maximum would say); a subnormal (0 < |x| < tiny). tiny and big in x's
+    dtype (float64 thresholds would widen every comparison of a float32 x: 1.8x slower)."""
     P, T, Q = x.shape
     first = np.full(4, -1, dtype=np.int64)
     found = 0  # kinds with a first step so far (a count, not a per-step pass over `first`)
     for t in range(T):
+        bad = 0  # the common step has no trouble at all: one test per value says so
+        for p in range(P):
+            for q in range(Q):
+                a = abs(x[p, t, q])
+                bad += not ((a <= big) & ((a >= tiny) | (a == 0)))  # NaN fails every comparison
+        if bad == 0:
+            continue
         n_nan, n_inf, n_big, n_sub = 0, 0, 0, 0
         for p in range(P):
             for q in range(Q):
@@ -169,13 +236,12 @@ def step_flags(x, tiny, big):  # pragma: no cover - compiled
                 n_inf += a == np.inf
                 n_big += a > big
                 n_sub += (a < tiny) & (a > 0)
-        if n_nan + n_inf + n_big + n_sub:  # the common step has no trouble at all
-            for k, n in enumerate((n_nan, n_inf, n_big * (n_nan == 0), n_sub)):
-                if n and first[k] < 0:
-                    first[k] = t
-                    found += 1
-            if found == 4:
-                break
+        for k, n in enumerate((n_nan, n_inf, n_big * (n_nan == 0), n_sub)):
+            if n and first[k] < 0:
+                first[k] = t
+                found += 1
+        if found == 4:
+            break
     return first
 
 

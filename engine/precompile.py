@@ -13,18 +13,23 @@ from __future__ import annotations
 import sys
 import time
 
+from .cells import OWN_FORWARD_FLOAT32
 from .config import CELLS, DTYPES, Config
 from .unroll import unroll
 
 
 def compile_loops() -> None:
-    """One unroll of T=2, H=2 per cell and dtype: between them they call every compiled loop with
-    every argument type the pages use (the same signatures as a grid of batch sizes, layers,
-    directions and influence/Jacobian options, checked in tests/test_startup.py)."""
+    """One unroll of T=2, H=2 per cell and dtype, and one float32 LSTM of a larger batch: between
+    them they call every compiled loop with every argument type the pages use (the same signatures
+    as a grid of batch sizes, layers, directions and influence/Jacobian options, checked in
+    tests/test_startup.py)."""
     for cell in CELLS:
         for dtype in DTYPES:
             unroll(Config(cell=cell, seq_len=2, hidden_size=2, dtype=dtype), influence=False,
                    jacobian=False)
+    # a float32 LSTM above B*H = OWN_FORWARD_FLOAT32 runs torch's kernel and the cell scan instead
+    unroll(Config(cell="lstm", seq_len=2, hidden_size=2, batch_size=OWN_FORWARD_FLOAT32 // 2 + 1,
+                  dtype="float32"), influence=False, jacobian=False)
 
 
 def main() -> int:

@@ -82,7 +82,7 @@ def test_numpy_flag_scan_finds_each_kind_like_the_compiled_one(dtype, deferred):
     x = np.random.default_rng(0).standard_normal((3, 40, 5)).astype(dtype)
     x[1, 30, 2], x[0, 25, 1], x[2, 12, 0], x[1, 33, 4] = np.nan, np.inf, fi.max / 4, fi.tiny / 8
     x[0, 30, 0] = fi.max / 4  # an overflow at a step with a NaN is not an overflow
-    args = (float(fi.tiny), float(np.sqrt(fi.max)))
+    args = (dtype(fi.tiny), dtype(np.sqrt(fi.max)))  # in x's dtype, as flags.scan passes them
     want = loops.step_flags(x, *args)
     np.testing.assert_array_equal(flags._step_flags(x, *args), want)
     np.testing.assert_array_equal(want, [30, 25, 12, 33])

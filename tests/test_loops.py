@@ -97,8 +97,16 @@ def test_flag_scan_finds_each_kind_at_its_first_step(dtype, time_axis):
     assert flags.scan(y, time_axis) == _flags_reference(y, time_axis)
 
 
+# float64: torch's float64 kernel to rounding. float32: torch's oneDNN kernel sums the
+# pre-activations in its own order and our exp is not libm's (both within 2 ulp per value): at
+# scale 1e3 the pre-activations' terms reach hundreds, and both kernels are then 4e-6 from the
+# float64 result (measured); test_forward's float32 tolerance, 1e-5, holds at every step of 40.
+FORWARD_TOL = {"float64": 1e-12, "float32": 1e-5}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("scale", [1.0, 1e3])  # 1e3: every gate saturated, exp() overflows
-def test_compiled_lstm_forward_equals_torch_kernel(scale):
+def test_compiled_lstm_forward_equals_torch_kernel(scale, dtype):
     import torch
 
     from engine.cells import fused_hidden, gate_values, lstm_compiled
@@ -108,14 +116,51 @@ def test_compiled_lstm_forward_equals_torch_kernel(scale):
     x = torch.randn(T, B, I, generator=gen, dtype=torch.float64)
     p = [torch.randn(*s, generator=gen, dtype=torch.float64) * scale / 3
          for s in ((4 * H, I), (4 * H, H), (4 * H,), (4 * H,))]
+    x, p = x.to(getattr(torch, dtype)), [w.to(getattr(torch, dtype)) for w in p]
     ours = lstm_compiled(x, *p)
     h = fused_hidden("lstm", "tanh", x, [p], False)  # torch.lstm
     ref = gate_values("lstm", "tanh", x, h, *p)
     for k in ("h", "h_prev", "i", "f", "g", "o", "c", "c_prev"):
+        assert ours[k].dtype == x.dtype, k
         assert torch.isfinite(ours[k]).all(), k
-        torch.testing.assert_close(ours[k], ref[k], atol=1e-12, rtol=0, msg=k)
+        torch.testing.assert_close(ours[k], ref[k], atol=FORWARD_TOL[dtype], rtol=0, msg=k)
     i, f, g, o = ours["ifgo"].chunk(4, dim=-1)  # i f g o, each after its activation
     assert torch.equal(g, ours["g"]) and torch.equal(i, ours["i"]) and torch.equal(o, ours["o"])
+
+
+def _ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """|got - want| in float32 ulps of want (want exact, in float64), where want is normal."""
+    fi = np.finfo(np.float32)
+    normal = np.abs(want) >= fi.tiny
+    return np.abs(got[normal].astype(np.float64) - want[normal]) / (np.abs(want[normal]) * fi.eps)
+
+
+def test_float32_sigmoid_and_tanh_are_within_two_ulp_everywhere():
+    """The compiled forward's own float32 activations (loops._sigmoid, _tanh: a vectorised exp)
+    against float64 maths: within 2 ulp from -120 to 120, tiny arguments included (where tanh
+    takes its series: e^u - 1 would lose every digit), exact at 0, odd, saturating to 0 and 1."""
+    x = np.concatenate([np.linspace(-120, 120, 400_001), np.geomspace(1e-30, 1, 2_001),
+                        -np.geomspace(1e-30, 1, 2_001), [0.0]]).astype(np.float32)
+    x64 = x.astype(np.float64)
+    e, bits, out = np.empty_like(x), np.empty(len(x), np.int32), np.empty_like(x)
+    loops._sigmoid(x, out, e, bits)
+    assert _ulps(out, 1 / (1 + np.exp(-x64))).max() <= 2
+    assert out[x == 0][0] == 0.5 and out[x >= 20].min() == 1.0 and out[x <= -104].max() == 0.0
+    loops._tanh(x, out, e, bits)
+    assert _ulps(out, np.tanh(x64)).max() <= 2
+    assert out[x == 0][0] == 0.0 and out[x >= 10].min() == 1.0 and out[x <= -10].max() == -1.0
+    tiny = np.abs(x) < 1e-3
+    np.testing.assert_allclose(out[tiny], x[tiny], rtol=4e-7)  # tanh(x) = x - x^3 / 3 + ...
+
+
+def test_the_float64_activations_are_libm_s():
+    """float64 rows take libm's exp and tanh value by value: numpy's to an ulp or two."""
+    x = np.linspace(-40, 40, 10_001)
+    e, bits, out = np.empty_like(x), np.empty(len(x), np.int32), np.empty_like(x)
+    loops._tanh(x, out, e, bits)
+    np.testing.assert_allclose(out, np.tanh(x), rtol=5e-16, atol=0)
+    loops._sigmoid(x, out, e, bits)
+    np.testing.assert_allclose(out, 1 / (1 + np.exp(-x)), rtol=5e-16, atol=0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -151,6 +151,16 @@ def defer_compiled_loops() -> bool:
     return True
 
 
+@st.cache_resource(show_spinner=False)
+def keep_freed_memory() -> bool:
+    """Once per server process: the C heap keeps the blocks an unroll frees for the next one
+    (engine/heap.py: without it an LSTM unroll at T=1000, H=128 spent about 2 ms of 17 in page
+    faults)."""
+    from engine.heap import keep_freed_memory as keep
+
+    return keep()
+
+
 def load_compiled_loops() -> None:
     """Import numba and load every compiled loop of the engine (engine/precompile.py: from numba's
     disk cache, which `python3 dev.py app` fills; compiled there if missing), and let the pages
