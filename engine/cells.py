@@ -162,7 +162,7 @@ def forward_layer(cell: str, activation: str, x: torch.Tensor, params: list[list
         if cell == "lstm" and own_lstm_forward(x, params[0][1].shape[1]):
             per_direction = [lstm_compiled(x if d == 0 else x.flip(0), *p) for d, p in enumerate(params)]
             hs = [v["h"] if d == 0 else v["h"].flip(0) for d, v in enumerate(per_direction)]
-            return torch.cat(hs, dim=-1), per_direction  # (T, B, D*H)
+            return (hs[0] if len(hs) == 1 else torch.cat(hs, dim=-1)), per_direction  # (T, B, D*H)
         out = fused_hidden(cell, activation, x, params, bidirectional)  # (T, B, D*H)
         H = params[0][1].shape[1]
         per_direction = []
