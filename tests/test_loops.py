@@ -138,7 +138,8 @@ def _ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
 def test_float32_sigmoid_and_tanh_are_within_two_ulp_everywhere():
     """The compiled forward's own float32 activations (loops._sigmoid, _tanh: a vectorised exp)
     against float64 maths: within 2 ulp from -120 to 120, tiny arguments included (where tanh
-    takes its series: e^u - 1 would lose every digit), exact at 0, odd, saturating to 0 and 1."""
+    takes its series: e^u - 1 would lose every digit), exact at 0, odd, saturating to 0 and 1;
+    NaN in, NaN out."""
     x = np.concatenate([np.linspace(-120, 120, 400_001), np.geomspace(1e-30, 1, 2_001),
                         -np.geomspace(1e-30, 1, 2_001), [0.0]]).astype(np.float32)
     x64 = x.astype(np.float64)
@@ -151,6 +152,11 @@ def test_float32_sigmoid_and_tanh_are_within_two_ulp_everywhere():
     assert out[x == 0][0] == 0.0 and out[x >= 10].min() == 1.0 and out[x <= -10].max() == -1.0
     tiny = np.abs(x) < 1e-3
     np.testing.assert_allclose(out[tiny], x[tiny], rtol=4e-7)  # tanh(x) = x - x^3 / 3 + ...
+    odd = np.array([np.nan, np.inf, -np.inf], dtype=np.float32)  # a NaN stays one: never hidden
+    loops._sigmoid(odd, out[:3], e, bits)
+    np.testing.assert_array_equal(out[:3], [np.nan, 1.0, 0.0])
+    loops._tanh(odd, out[:3], e, bits)
+    np.testing.assert_array_equal(out[:3], [np.nan, 1.0, -1.0])
 
 
 def test_the_float64_activations_are_libm_s():
