@@ -3,10 +3,11 @@
 An unroll makes a few MB of fresh arrays (T=1000, H=128: about 10 MB) and frees them when its
 trace goes. By default glibc gives large freed blocks back to the kernel (each one mapped on its
 own, or the heap's top trimmed), so the next unroll writes into brand-new pages, and the kernel
-zero-fills every 4 KiB page on first touch: at T=1000, H=128 that was 1,350-1,500 page faults,
-about 2 ms of a 17 ms LSTM unroll (getrusage's minor faults; torch's own forward and backward
-took 6). With blocks up to MMAP_THRESHOLD served from the heap, and up to TRIM_THRESHOLD of free
-heap kept, the next unroll reuses the same pages.
+zero-fills every 4 KiB page on first touch. How many depends on what was freed before (glibc's
+thresholds adapt to it): for an LSTM unroll at T=1000, H=128, from a few dozen to 1,500 page
+faults per unroll from one process to the next (getrusage's minor faults), at worst about 2 ms of
+17. With blocks up to MMAP_THRESHOLD served from the heap, and up to TRIM_THRESHOLD of free heap
+kept, the next unroll reuses the same pages: under one fault per unroll.
 
 A setting of the whole process, so the process's owner calls it: the dashboard at start-up
 (dashboard/ui/startup.py) and the engine benchmark as the page does. Importing the engine

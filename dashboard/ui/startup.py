@@ -154,7 +154,7 @@ def defer_compiled_loops() -> bool:
 @st.cache_resource(show_spinner=False)
 def keep_freed_memory() -> bool:
     """Once per server process: the C heap keeps the blocks an unroll frees for the next one
-    (engine/heap.py: without it an LSTM unroll at T=1000, H=128 spent about 2 ms of 17 in page
+    (engine/heap.py: without it an LSTM unroll at T=1000, H=128 spent up to 2 ms of 17 in page
     faults)."""
     from engine.heap import keep_freed_memory as keep
 
