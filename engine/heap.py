@@ -4,7 +4,7 @@ An unroll makes a few MB of fresh arrays (T=1000, H=128: about 10 MB) and frees 
 trace goes. By default glibc gives large freed blocks back to the kernel (each one mapped on its
 own, or the heap's top trimmed), so the next unroll writes into brand-new pages, and the kernel
 zero-fills every 4 KiB page on first touch. How many depends on what was freed before (glibc's
-thresholds adapt to it): for an LSTM unroll at T=1000, H=128, from a few dozen to 1,500 page
+thresholds adapt to it): for an LSTM unroll at T=1000, H=128, from about ten to 1,500 page
 faults per unroll from one process to the next (getrusage's minor faults), at worst about 2 ms of
 17. With blocks up to MMAP_THRESHOLD served from the heap, and up to TRIM_THRESHOLD of free heap
 kept, the next unroll reuses the same pages: under one fault per unroll.
