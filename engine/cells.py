@@ -3,8 +3,8 @@
 Shapes: T steps, B samples, I inputs, H hidden units, G gate blocks (RNN 1, LSTM 4, GRU 3).
 The forward pass runs torch's own fused kernel for h_t, then recomputes every gate for all steps
 in one batched matmul (no per-step Python work; the LSTM's cell scan is a compiled loop). An LSTM
-in float64, or a small one in float32, runs one compiled loop instead that gives every gate as it
-goes (own_lstm_forward says when).
+in float64, or one of a batch of 1 or 2 in float32, runs one compiled loop instead that gives every
+gate as it goes (own_lstm_forward says when).
 """
 
 from __future__ import annotations
@@ -139,19 +139,20 @@ def lstm_compiled(x: torch.Tensor, w_ih, w_hh, b_ih, b_hh) -> dict[str, torch.Te
             "c_prev": cs[:-1], "ifgo": ifgo, "tc": tc}
 
 
-# The compiled LSTM forward reads W_hh once per sample and step; torch's kernel reads it once per
-# step for the whole batch. Measured on this 2-core machine, float32, forward with every gate:
-# ours 6.0 ms vs torch + recompute 9.2 ms at T=1000, H=128, B=1 (0.18 vs 0.43 ms at 200x32), equal
-# at B*H = 512 (B=4, H=128; B=16, H=32), 9 % slower at B=16, H=128, and within 5 % either way at
-# H=512, B=1, where W_hh outgrows the core's cache. float64 has no fused torch kernel: ours always.
-OWN_FORWARD_FLOAT32 = 512  # the largest B*H that runs the compiled float32 forward
+# The compiled LSTM forward reads W_hh once per pair of samples and step, and runs its
+# activations one sample at a time; torch's kernel reads W_hh once per step for the whole batch.
+# Measured on this 2-core machine, float32, forward with every gate, ours / torch + recompute:
+# 0.63 at T=200, H=128, B=1 (6.9 vs 8.4 ms at T=1000), 0.78 at B=2, 1.06 at B=4, 1.19 at B=16,
+# 1.50 at H=32, B=16; 1.07 at H=512, B=1 (W_hh outgrows the core's cache; 0.93 at 1000x512).
+# float64 has no fused torch kernel: ours always.
+OWN_FORWARD_MAX_BATCH = 2  # the largest batch that runs the compiled float32 forward
 
 
-def own_lstm_forward(x: torch.Tensor, hidden_size: int) -> bool:
+def own_lstm_forward(x: torch.Tensor) -> bool:
     """True when an LSTM layer on x (T, B, I) runs loops.lstm_forward instead of torch's kernel."""
     if x.device.type != "cpu" or compiled.loops() is None:
         return False
-    return x.dtype == torch.float64 or x.shape[1] * hidden_size <= OWN_FORWARD_FLOAT32
+    return x.dtype == torch.float64 or x.shape[1] <= OWN_FORWARD_MAX_BATCH
 
 
 def forward_layer(cell: str, activation: str, x: torch.Tensor, params: list[list[torch.Tensor]],
@@ -159,7 +160,7 @@ def forward_layer(cell: str, activation: str, x: torch.Tensor, params: list[list
     """Run one layer; returns its output (T, B, D*H) and, per direction, every step's values in
     that direction's processing order (the reverse direction sees time flipped)."""
     with torch.no_grad():
-        if cell == "lstm" and own_lstm_forward(x, params[0][1].shape[1]):
+        if cell == "lstm" and own_lstm_forward(x):
             per_direction = [lstm_compiled(x if d == 0 else x.flip(0), *p) for d, p in enumerate(params)]
             hs = [v["h"] if d == 0 else v["h"].flip(0) for d, v in enumerate(per_direction)]
             return (hs[0] if len(hs) == 1 else torch.cat(hs, dim=-1)), per_direction  # (T, B, D*H)

@@ -23,27 +23,50 @@ from numba import njit
 def _matvec(a, w, out):  # pragma: no cover - compiled
     """out (B, H) = a (B, G*H) @ w (G*H, H), the plain product (e.g. dL/dh_{t-1} = dL/da_t W_hh),
     hand-unrolled: eight rows of w per pass over out, summed pairwise (vectorises over H;
-    measured 1.5-3x faster than one row per pass, and than a BLAS call at these sizes)."""
+    measured 1.5-3x faster than one row per pass, and than a BLAS call at these sizes). Two samples
+    share each pass, so w is read once for both (1.2-1.5x faster from B = 2 on); every sample's
+    sum is formed in the same order either way."""
     B, GH = a.shape
     H = w.shape[1]
     for b in range(B):
         for h in range(H):
             out[b, h] = 0.0
+    b = 0
+    while b + 2 <= B:  # samples b and b + 1 (s and u)
+        j = 0
+        while j + 8 <= GH:
+            s0, s1, s2, s3 = a[b, j], a[b, j + 1], a[b, j + 2], a[b, j + 3]
+            s4, s5, s6, s7 = a[b, j + 4], a[b, j + 5], a[b, j + 6], a[b, j + 7]
+            u0, u1, u2, u3 = a[b + 1, j], a[b + 1, j + 1], a[b + 1, j + 2], a[b + 1, j + 3]
+            u4, u5, u6, u7 = a[b + 1, j + 4], a[b + 1, j + 5], a[b + 1, j + 6], a[b + 1, j + 7]
+            for h in range(H):
+                w0, w1, w2, w3 = w[j, h], w[j + 1, h], w[j + 2, h], w[j + 3, h]
+                w4, w5, w6, w7 = w[j + 4, h], w[j + 5, h], w[j + 6, h], w[j + 7, h]
+                out[b, h] += (((s0 * w0 + s1 * w1) + (s2 * w2 + s3 * w3))
+                              + ((s4 * w4 + s5 * w5) + (s6 * w6 + s7 * w7)))
+                out[b + 1, h] += (((u0 * w0 + u1 * w1) + (u2 * w2 + u3 * w3))
+                                  + ((u4 * w4 + u5 * w5) + (u6 * w6 + u7 * w7)))
+            j += 8
+        while j < GH:
+            for h in range(H):
+                out[b, h] += a[b, j] * w[j, h]
+                out[b + 1, h] += a[b + 1, j] * w[j, h]
+            j += 1
+        b += 2
+    while b < B:  # the last sample of an odd batch (every sample when B = 1)
         j = 0
         while j + 8 <= GH:
             s0, s1, s2, s3 = a[b, j], a[b, j + 1], a[b, j + 2], a[b, j + 3]
             s4, s5, s6, s7 = a[b, j + 4], a[b, j + 5], a[b, j + 6], a[b, j + 7]
             for h in range(H):
-                out[b, h] += (((s0 * w[j, h] + s1 * w[j + 1, h])
-                               + (s2 * w[j + 2, h] + s3 * w[j + 3, h]))
-                              + ((s4 * w[j + 4, h] + s5 * w[j + 5, h])
-                                 + (s6 * w[j + 6, h] + s7 * w[j + 7, h])))
+                out[b, h] += (((s0 * w[j, h] + s1 * w[j + 1, h]) + (s2 * w[j + 2, h] + s3 * w[j + 3, h]))
+                              + ((s4 * w[j + 4, h] + s5 * w[j + 5, h]) + (s6 * w[j + 6, h] + s7 * w[j + 7, h])))
             j += 8
         while j < GH:
-            s = a[b, j]
             for h in range(H):
-                out[b, h] += s * w[j, h]
+                out[b, h] += a[b, j] * w[j, h]
             j += 1
+        b += 1
 
 
 @njit(cache=True, nogil=True)

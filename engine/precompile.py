@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .cells import OWN_FORWARD_FLOAT32
+from .cells import OWN_FORWARD_MAX_BATCH
 from .config import CELLS, DTYPES, Config
 from .unroll import unroll
 
@@ -27,8 +27,8 @@ def compile_loops() -> None:
         for dtype in DTYPES:
             unroll(Config(cell=cell, seq_len=2, hidden_size=2, dtype=dtype), influence=False,
                    jacobian=False)
-    # a float32 LSTM above B*H = OWN_FORWARD_FLOAT32 runs torch's kernel and the cell scan instead
-    unroll(Config(cell="lstm", seq_len=2, hidden_size=2, batch_size=OWN_FORWARD_FLOAT32 // 2 + 1,
+    # a float32 LSTM of a larger batch runs torch's kernel and the cell scan instead
+    unroll(Config(cell="lstm", seq_len=2, hidden_size=2, batch_size=OWN_FORWARD_MAX_BATCH + 1,
                   dtype="float32"), influence=False, jacobian=False)
 
 

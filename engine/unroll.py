@@ -1,9 +1,9 @@
 """unroll(config) -> Trace: run the model over a sequence and compute every BPTT quantity.
 
 Forward: torch's fused kernels for h_t (no per-step Python), then every gate of every step in one
-batched matmul (an LSTM in float64, or a small one in float32: one compiled loop, cells.py).
-Backward, layer by layer from the top, each direction in its own processing order: the adjoint
-recursion of gradients.py (RNN, GRU), for the LSTM as one compiled loop
+batched matmul (an LSTM in float64, or of a batch of 1 or 2 in float32: one compiled loop,
+cells.py). Backward, layer by layer from the top, each direction in its own processing order: the
+adjoint recursion of gradients.py (RNN, GRU), for the LSTM as one compiled loop
 (loops.lstm_bptt); weight gradients are batched matmuls.
 """
 

@@ -162,7 +162,7 @@ def signatures():
 compile_loops()
 after_precompile = signatures()
 for cell, dtype, batch, layers, bi in itertools.product(("rnn", "lstm", "gru"), ("float32", "float64"),
-                                                         (1, 3, 200), (1, 2), (False, True)):
+                                                         (1, 3), (1, 2), (False, True)):
     cfg = Config(cell=cell, dtype=dtype, seq_len=5, hidden_size=3, batch_size=batch,
                  num_layers=layers, bidirectional=bi)
     unroll(cfg, influence=True, jacobian=True)
