@@ -188,7 +188,8 @@ def _tanh(a, out, e, bits):  # pragma: no cover - compiled
         series = u * (F32(1) + u * (F32(1 / 2) + u * (F32(1 / 6) + u * (F32(1 / 24) + u * (F32(1 / 120) + u * (
             F32(1 / 720) + u * (F32(1 / 5040) + u * (F32(1 / 40320) + u * F32(1 / 362880)))))))))
         m = series if u < F32(0.5) else e[k] - F32(1)
-        out[k] = m / (m + F32(2)) if a[k] >= 0 else -m / (m + F32(2))
+        th = m / (m + F32(2))  # tanh(|a|)
+        out[k] = th if a[k] >= 0 else -th
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
