@@ -150,6 +150,37 @@ def test_the_first_page_imports_no_pandas_and_no_numba(first_run):
     assert first_run["after"] == {"numba": True, "loops": True}
 
 
+def test_explore_sends_its_charts_before_the_sidebar(monkeypatch):
+    """The views read the knobs from the session state, so their charts go out before the
+    sidebar's 46 widgets are built and sent (the browser mounts those after the first chart is
+    drawn); the sidebar still follows in the same run."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.screens import explore
+    from dashboard.ui import charts
+
+    order = []
+
+    def spy(module, name):
+        real = getattr(module, name)
+
+        def wrapped(*a, **k):
+            order.append(name)
+            return real(*a, **k)
+        monkeypatch.setattr(module, name, wrapped)
+
+    for name in ("presets_ui", "config_ui"):
+        spy(explore, name)
+    spy(charts, "plotly_chart")
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
+    at.query_params.update({"cell": "gru", "seq_len": "8", "hidden_size": "4"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert order.count("plotly_chart") >= 2, order
+    assert order.index("plotly_chart") < order.index("presets_ui") < order.index("config_ui"), order
+    assert at.sidebar.number_input(key="cfg_seed").value == 0, "the knobs are in the sidebar"
+
+
 # ------------------------------------------------------------- the compiled loops' disk cache
 
 GRID = r"""

@@ -125,12 +125,48 @@ def page() -> None:
 
 def _page() -> None:
     init_state()
+    read_before = views_inputs()
+    st.title("Unrolled · Explore")
+    # The views before the sidebar: they read the knobs from the session state, so the first
+    # chart need not wait for the sidebar's 46 widgets to be built, sent and mounted in the
+    # browser (0.3-0.5 s of a cold start at T = 1000, measured)
+    explorer()
     presets_ui()
     weights_ui.sidebar()  # your model: pins the architecture knobs before they are drawn
     config_ui(on_change=_rerun_views, fixed=weights_ui.fixed(),
               custom={"series": partial(series_ui.series_widget, keys=SERIES)})
-    st.title("Unrolled · Explore")
-    explorer()
+    redraw_if_changed(read_before)
+
+
+# What the views read that drawing the sidebar can change, besides the knobs: the weights' mode,
+# an uploaded model and its data (read by the sidebar's uploaders), the note that a series'
+# file is gone (series_widget)
+SIDEBAR_WRITES = (weights_ui.MODE_KEY, weights_ui.HELD, weights_ui.DATA_HELD, SERIES.gone)
+REDRAWN = "_explore_redrawn"  # session: the last run ended with a redraw
+
+
+def views_inputs() -> tuple:
+    """Every knob's value and SIDEBAR_WRITES' objects, as the views are about to read them."""
+    ss = st.session_state
+    return tuple(ss.get(key(p.name)) for p in S.PARAMS) + tuple(ss.get(k) for k in SIDEBAR_WRITES)
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    """The same objects, or equal plain values (a held model or CSV is compared by identity)."""
+    plain = (str, int, float, bool)
+    return all(x is y or (type(x) is type(y) and isinstance(x, plain) and x == y)
+               for x, y in zip(a, b, strict=True))
+
+
+def redraw_if_changed(read_before: tuple) -> None:
+    """Run the page again when drawing the sidebar changed what the views were drawn from (a new
+    upload read, the knobs it pins, a series that fell back): once, so nothing can loop."""
+    ss = st.session_state
+    if _same(read_before, views_inputs()) or ss.get(REDRAWN):
+        ss[REDRAWN] = False
+        return
+    ss[REDRAWN] = True
+    st.rerun()
 
 
 VIEWS = "explore_views"  # the fragment a knob change reruns
