@@ -12,7 +12,8 @@ times and prints the median time from the key press to every visible chart showi
 the bytes the server sent over the websocket per update. The same run measures
 benchmarks/bare_heatmap.py (one Plotly heatmap of random 256 x T float32 data, its seed changed the
 same way), served beside ours with the two pages' seed changes alternating, and prints our ratio
-to it. Required: ratio <= 1.0 at every size, and a cold start within 1.5 s of the bare page's
+to it; and, changed in the same alternation, the bare page with Explore's sidebar beside it
+(bare_heatmap.py's sidebar=explore: how much of the gap is that sidebar's widgets). Required: ratio <= 1.0 at every size, and a cold start within 1.5 s of the bare page's
 (both started in the same run; printed per size with its bound).
 
 With --cpu it also profiles the page's main thread (Chromium's sampling profiler) over --cpu-reps
@@ -296,10 +297,14 @@ def measure(pw, T: int, H: int, reps: int, cpu_reps: int = 0) -> tuple[dict, dic
         ours = Served(stack, pw, "dashboard/app.py", f"cell=lstm&seq_len={T}&hidden_size={H}",
                       ".st-key-cfg_seed input")
         bare = Served(stack, pw, "benchmarks/bare_heatmap.py", f"T={T}", ".st-key-seed input")
-        seeds = {"ours": [], "bare": []}
+        # the bare page with Explore's sidebar: what Streamlit's re-render of those widgets costs
+        sided = Served(stack, pw, "benchmarks/bare_heatmap.py", f"T={T}&sidebar=explore",
+                       ".st-key-seed input")
+        seeds = {"ours": [], "bare": [], "sided": []}
         for _ in range(reps):
             seeds["ours"].append(ours.change(seed_change, ours.seed_box))
             seeds["bare"].append(bare.change(seed_change, bare.seed_box))
+            seeds["sided"].append(sided.change(seed_change, sided.seed_box))
         cpu = ({"ours": {**cpu_split(ours, cpu_reps), **react_split(ours, cpu_reps)},
                 "bare": {**cpu_split(bare, cpu_reps), **react_split(bare, cpu_reps)}}
                if cpu_reps else None)
@@ -312,7 +317,8 @@ def measure(pw, T: int, H: int, reps: int, cpu_reps: int = 0) -> tuple[dict, dic
                   "jump": statistics.median(jumps)}
         return ({"charts": ours.charts, "seed": summary(seeds["ours"]), "cursor": cursor,
                  "cpu": cpu and cpu["ours"]},
-                {"charts": bare.charts, "seed": summary(seeds["bare"]), "cpu": cpu and cpu["bare"]})
+                {"charts": bare.charts, "seed": summary(seeds["bare"]), "cpu": cpu and cpu["bare"],
+                 "sided": summary(seeds["sided"])})
 
 
 def engine_seconds(T: int, H: int, reps: int = 3) -> float:
@@ -403,7 +409,8 @@ def main() -> int:
             ours["engine"] = engine_seconds(T, H)
             rows.append((T, H, ours, bare))
             print(f"T={T} H={H}: ours seed {ours['seed']['all']} cursor {ours['cursor']['all']}"
-                  f" | bare {bare['seed']['all']}", flush=True)
+                  f" | bare {bare['seed']['all']} | bare with Explore's sidebar "
+                  f"{bare['sided']['all']}", flush=True)
     print(f"\nLSTM, Explore's 'Gradient through time' tab ({rows[0][2]['charts']} charts) vs a bare "
           f"page with one 256 x T heatmap; median of {args.reps} changes each.")
     print("seed: new seed typed (engine re-run, every chart new). Ratio = ours / bare seed change.")
@@ -411,10 +418,15 @@ def main() -> int:
           "follows it painted at the new step, measured inside the page; sync: until the server "
           "has it (link updated, page idle). jump: a drag's move of 3 steps in one input event "
           "(no step drawn ahead holds it: Plotly's update of the values readout); no bound.")
+    print("sided: the bare page with Explore's sidebar drawn beside it (its presets and knobs, "
+          "by Explore's own functions), changed in the same alternation: Streamlit's frontend "
+          "renders every element of a page again at each run, so this is what the same sidebar "
+          "costs on the bare page. No bound; 'vs sided' = ours / sided.")
     print("engine s: the unroll alone for that size (measured in this process), part of every "
           "seed change.")
     head = (f"{'T x H':>11} {'control':>8} {'ours s':>7} {'bare s':>7} {'ratio':>6} "
-            f"{'ours KB':>8} {'bare KB':>8} {'cold ours':>10} {'cold bare':>10} {'engine s':>9}")
+            f"{'ours KB':>8} {'bare KB':>8} {'cold ours':>10} {'cold bare':>10} {'engine s':>9} "
+            f"{'sided s':>8} {'vs sided':>9}")
     print(head)
     ok = True
     for T, H, o, b in rows:
@@ -423,7 +435,8 @@ def main() -> int:
         print(f"{f'{T} x {H}':>11} {'seed':>8} {o['seed']['update']:7.2f} "
               f"{b['seed']['update']:7.2f} {ratio:6.2f} {o['seed']['bytes'] / 1e3:8.0f} "
               f"{b['seed']['bytes'] / 1e3:8.0f} {o['cold']['median']:10.1f} {b['cold']['median']:10.1f} "
-              f"{o['engine']:9.2f}")
+              f"{o['engine']:9.2f} {b['sided']['update']:8.2f} "
+              f"{o['seed']['update'] / b['sided']['update']:9.2f}")
     print(f"\n{'T x H':>11} {'cursor s':>9} {'bound':>6} {'met':>4} {'sync s':>7} {'jump s':>7} "
           f"{'charts':>7}  all")
     for T, H, o, _ in rows:
