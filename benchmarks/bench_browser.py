@@ -7,13 +7,13 @@ Chromium driven by Playwright.
 For each size (T x H; LSTM, Explore's default 'Gradient through time' tab) it measures the cold
 start K times, alternating with the bare page's (server process start to first chart drawn, in a
 fresh context of a browser that is already open, as a visitor's is; median reported), then starts
-the app once more and changes the seed N
-times and prints the median time from the key press to every visible chart showing new data, and
-the bytes the server sent over the websocket per update. The same run measures
-benchmarks/bare_heatmap.py (one Plotly heatmap of random 256 x T float32 data, its seed changed the
-same way), served beside ours with the two pages' seed changes alternating, and prints our ratio
-to it; and, changed in the same alternation, the bare page with Explore's sidebar beside it
-(bare_heatmap.py's sidebar=explore: how much of the gap is that sidebar's widgets). Required: ratio <= 1.0 at every size, and a cold start within 1.5 s of the bare page's
+the app once more, changes the seed N times and prints the median time from the key press to
+every visible chart showing new data, and the bytes the server sent over the websocket per
+update. The same run measures benchmarks/bare_heatmap.py (one Plotly heatmap of random 256 x T
+float32 data, its seed changed the same way), served beside ours with the pages' seed changes
+alternating, and prints our ratio to it; and, in the same alternation, the bare page with
+Explore's sidebar (bare_heatmap.py's sidebar=explore: how much of the gap is that sidebar's
+widgets). Required: ratio <= 1.0 at every size, and a cold start within 1.5 s of the bare page's
 (both started in the same run; printed per size with its bound).
 
 With --cpu it also profiles the page's main thread (Chromium's sampling profiler) over --cpu-reps
@@ -84,8 +84,6 @@ KEY_JS = "window.addEventListener('keydown', () => { window.__keyAt = performanc
 # Every chart that follows the cursor, as plot_component.js recorded it after its redraw.
 DRAWN_JS = "() => Object.values(window.__unrolledCursorDrawn || {})"
 FOLLOWERS_JS = "() => document.querySelectorAll('.unrolled-chart[data-cursor]').length"
-
-
 REACH_MS = 250  # from the hand on the cursor to its first move: a quick human's reaction time
 
 
@@ -296,10 +294,8 @@ def measure(pw, T: int, H: int, reps: int, cpu_reps: int = 0) -> tuple[dict, dic
     with contextlib.ExitStack() as stack:
         ours = Served(stack, pw, "dashboard/app.py", f"cell=lstm&seq_len={T}&hidden_size={H}",
                       ".st-key-cfg_seed input")
-        bare = Served(stack, pw, "benchmarks/bare_heatmap.py", f"T={T}", ".st-key-seed input")
-        # the bare page with Explore's sidebar: what Streamlit's re-render of those widgets costs
-        sided = Served(stack, pw, "benchmarks/bare_heatmap.py", f"T={T}&sidebar=explore",
-                       ".st-key-seed input")
+        bare, sided = (Served(stack, pw, "benchmarks/bare_heatmap.py", query, ".st-key-seed input")
+                       for query in (f"T={T}", f"T={T}&sidebar=explore"))  # sided: its sidebar
         seeds = {"ours": [], "bare": [], "sided": []}
         for _ in range(reps):
             seeds["ours"].append(ours.change(seed_change, ours.seed_box))
@@ -340,8 +336,7 @@ def engine_seconds(T: int, H: int, reps: int = 3) -> float:
 def cpu_pressure() -> str:
     """Linux PSI 'some' CPU pressure (avg10/avg60): how much other work competed for the CPUs."""
     try:
-        with open("/proc/pressure/cpu") as f:
-            fields = dict(kv.split("=") for kv in f.readline().split()[1:])
+        fields = dict(kv.split("=") for kv in Path("/proc/pressure/cpu").read_text().split()[1:5])
         return f"avg10 {fields['avg10']}%, avg60 {fields['avg60']}%"
     except (OSError, KeyError, ValueError):
         return "n/a"
@@ -418,16 +413,11 @@ def main() -> int:
           "follows it painted at the new step, measured inside the page; sync: until the server "
           "has it (link updated, page idle). jump: a drag's move of 3 steps in one input event "
           "(no step drawn ahead holds it: Plotly's update of the values readout); no bound.")
-    print("sided: the bare page with Explore's sidebar drawn beside it (its presets and knobs, "
-          "by Explore's own functions), changed in the same alternation: Streamlit's frontend "
-          "renders every element of a page again at each run, so this is what the same sidebar "
-          "costs on the bare page. No bound; 'vs sided' = ours / sided.")
-    print("engine s: the unroll alone for that size (measured in this process), part of every "
-          "seed change.")
-    head = (f"{'T x H':>11} {'control':>8} {'ours s':>7} {'bare s':>7} {'ratio':>6} "
-            f"{'ours KB':>8} {'bare KB':>8} {'cold ours':>10} {'cold bare':>10} {'engine s':>9} "
-            f"{'sided s':>8} {'vs sided':>9}")
-    print(head)
+    print("sided: the bare page with Explore's sidebar (Streamlit renders every element again at "
+          "each run); no bound. 'vs sided' = ours / sided. engine s: the unroll alone.")
+    print(f"{'T x H':>11} {'control':>8} {'ours s':>7} {'bare s':>7} {'ratio':>6} "
+          f"{'ours KB':>8} {'bare KB':>8} {'cold ours':>10} {'cold bare':>10} {'engine s':>9} "
+          f"{'sided s':>8} {'vs sided':>9}")
     ok = True
     for T, H, o, b in rows:
         ratio = o["seed"]["update"] / b["seed"]["update"]
