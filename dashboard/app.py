@@ -29,6 +29,7 @@ def run() -> None:
     from dashboard.screens import compare, explore, train  # torch, the engine: 2-3 s once
     from dashboard.ui import present
 
+    startup.freeze_imports()  # out of the collections Streamlit runs after every script run
     startup.defer_compiled_loops()  # the first page without numba; loaded after it is sent
     startup.keep_freed_memory()  # freed arrays stay in the heap for the next unroll
 

@@ -115,6 +115,19 @@ def test_resume_goes_back_to_the_compiled_loops():
     assert compiled.loops() is sys.modules["engine.loops"]
 
 
+def test_loading_uses_the_loops_in_its_own_thread_only(deferred):
+    import threading
+
+    seen = {}
+    with compiled.loading():
+        other = threading.Thread(target=lambda: seen.update(other=compiled.loops()))
+        other.start()
+        other.join()
+        seen["own"] = compiled.loops()
+    assert seen == {"other": None, "own": sys.modules["engine.loops"]}
+    assert compiled.loops() is None, "still deferred after it: resume() is the loader's to call"
+
+
 DEFERRED_RUN = r"""
 import json, sys
 from engine import Config, compiled, unroll

@@ -98,7 +98,7 @@ def component(name, *a, **k):  # every chart is drawn by the "unrolled_chart" co
     return chart
 v2.component = component
 from dashboard.ui import startup  # light: imports neither torch nor the engine
-for attr in ("preload_plotly_js", "load_compiled_loops", "freeze_startup_objects"):
+for attr in ("preload_plotly_js", "freeze_imports", "load_compiled_loops", "freeze_startup_objects"):
     spy(startup, attr)
 at = AppTest.from_file("dashboard/app.py", default_timeout=120)
 at.query_params.update({"cell": "gru", "seq_len": "8", "hidden_size": "4"})
@@ -136,9 +136,51 @@ def test_loops_warm_up_and_freeze_come_after_the_first_page(first_run):
     assert charts, names
     assert names.index("load_compiled_loops") > charts[-1], names
     assert names.index("freeze_startup_objects") > names.index("load_compiled_loops"), names
-    assert all(e["frozen"] == 0 for e in first_run["events"] if e["name"] == "chart"), \
-        "no freeze before the page's charts"
     assert names.count("freeze_startup_objects") == 1 and names.count("load_compiled_loops") == 1
+
+
+def test_the_imports_leave_the_collectors_sight_before_the_first_chart(first_run):
+    """gc.freeze() alone, once, after the pages' imports: Streamlit's full collection after the
+    first page (and after every control change until the loops are loaded) then skips them."""
+    events = first_run["events"]
+    names = [e["name"] for e in events]
+    at = names.index("freeze_imports")
+    assert events[at]["torch"] and not events[at]["numba"], events[at]
+    assert at < names.index("chart"), names
+    assert all(e["frozen"] > 0 for e in events if e["name"] == "chart"), events
+
+
+def test_the_pages_keep_the_numpy_forms_until_every_loop_is_loaded(monkeypatch):
+    """The loops load in their own thread (compiled.loading) while a page's engine call goes on
+    with the numpy forms: numba's compiler lock made a control change in those seconds wait for
+    the whole sequence (3-7 s, measured). Then every page uses them; a failed load leaves the
+    numpy forms."""
+    import threading
+
+    from engine import compiled, precompile
+
+    seen = []
+
+    def load():
+        page = threading.Thread(target=lambda: seen.append(compiled.loops()))
+        page.start()
+        page.join()
+        seen.append(compiled.loops())
+    monkeypatch.setattr(precompile, "compile_loops", load)
+    compiled.defer()
+    try:
+        startup.load_compiled_loops()
+        assert seen == [None, sys.modules["engine.loops"]], "a page: numpy; the loader: numba"
+        assert compiled.loops() is sys.modules["engine.loops"], "resumed once loaded"
+
+        def fail():
+            raise RuntimeError("no cache")
+        monkeypatch.setattr(precompile, "compile_loops", fail)
+        compiled.defer()
+        startup.load_compiled_loops()
+        assert compiled.loops() is None, "the numpy forms go on"
+    finally:
+        compiled.resume()
 
 
 def test_the_first_page_imports_no_pandas_and_no_numba(first_run):
@@ -178,6 +220,7 @@ def test_explore_sends_its_charts_before_the_sidebar(monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     assert order.count("plotly_chart") >= 2, order
     assert order.index("plotly_chart") < order.index("presets_ui") < order.index("config_ui"), order
+    assert order.count("presets_ui") == 1, "one run: drawing the sidebar changed nothing it read"
     assert at.sidebar.number_input(key="cfg_seed").value == 0, "the knobs are in the sidebar"
 
 

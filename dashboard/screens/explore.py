@@ -138,17 +138,18 @@ def _page() -> None:
     redraw_if_changed(read_before)
 
 
-# What the views read that drawing the sidebar can change, besides the knobs: the weights' mode,
-# an uploaded model and its data (read by the sidebar's uploaders), the note that a series'
-# file is gone (series_widget)
-SIDEBAR_WRITES = (weights_ui.MODE_KEY, weights_ui.HELD, weights_ui.DATA_HELD, SERIES.gone)
+# What the views read that drawing the sidebar can change, besides the knobs and the model in
+# use: your model's data (read by the sidebar's uploader), the note that a series' file is gone
+# (series_widget)
+SIDEBAR_WRITES = (weights_ui.DATA_HELD, SERIES.gone)
 REDRAWN = "_explore_redrawn"  # session: the last run ended with a redraw
 
 
 def views_inputs() -> tuple:
-    """Every knob's value and SIDEBAR_WRITES' objects, as the views are about to read them."""
+    """Every knob's value, the model in use and SIDEBAR_WRITES' objects, as the views read them."""
     ss = st.session_state
-    return tuple(ss.get(key(p.name)) for p in S.PARAMS) + tuple(ss.get(k) for k in SIDEBAR_WRITES)
+    return (tuple(ss.get(key(p.name)) for p in S.PARAMS) + (weights_ui.current(),)
+            + tuple(ss.get(k) for k in SIDEBAR_WRITES))
 
 
 def _same(a: tuple, b: tuple) -> bool:

@@ -4,11 +4,14 @@ order the first chart needs it (the cold start: benchmarks/bench_browser.py):
 - before the pages' imports (this module imports neither torch nor the engine, so it comes
   first): start_once() puts plotly.js where the charts load it from, and preload_plotly_js()
   makes the browser fetch and parse it while the server is still importing torch and the engine;
+- after the pages' imports, freeze_imports() takes their objects out of the garbage collector's
+  sight (no collection: microseconds), so Streamlit's collection after the first page's run does
+  not hold back the sending of its charts;
 - the first page computes without the engine's compiled loops (defer_compiled_loops: numba's
   import and first load cost about 0.75 s, and numpy computes the same);
 - after the first page has been sent and drawn: after_first_page() loads the compiled loops and
-  freezes the start-up objects in a background thread, a few seconds later; only later reruns
-  need them.
+  freezes numba's objects in a background thread, a few seconds later, while the pages go on with
+  the numpy forms until every loop is loaded; only later reruns need them.
 
 Also the engine's thread count for every page's engine call."""
 
@@ -161,30 +164,46 @@ def keep_freed_memory() -> bool:
     return keep()
 
 
+@st.cache_resource(show_spinner=False)
+def freeze_imports() -> bool:
+    """Once per server process, right after the pages' imports: every object alive (torch,
+    Plotly, Streamlit, the pages: about 300,000) leaves the garbage collector's sight, without a
+    collection first (gc.freeze alone takes microseconds; what little garbage the imports left
+    stays). Streamlit runs a full collection after every script run while holding the
+    interpreter lock: with them in sight it took 0.1-0.2 s, which held back the sending of the
+    first page's charts and slowed every control change until after_first_page's freeze."""
+    gc.freeze()
+    return True
+
+
 def load_compiled_loops() -> None:
     """Import numba and load every compiled loop of the engine (engine/precompile.py: from numba's
-    disk cache, which `python3 dev.py app` fills; compiled there if missing), and let the pages
-    use them (engine.compiled.resume). This comes before freeze_startup_objects, so that numba's
-    ~80,000 objects are frozen with the others: left in sight they made every full collection
+    disk cache, which `python3 dev.py app` fills; compiled there if missing), in this thread
+    only (engine.compiled.loading), then let the pages use them (engine.compiled.resume). Pages
+    that used them while they loaded waited on numba's compiler lock for the whole sequence: a
+    control change in those seconds took 3-7 s. This comes before freeze_startup_objects, so
+    that numba's ~80,000 objects are frozen too: left in sight they made every full collection
     take 45-95 ms (measured with gc.collect timed). Only a speed-up: if loading fails, the pages
     go on with the numpy forms."""
     from engine import compiled
     from engine.precompile import compile_loops
 
-    compiled.resume()
     try:
-        compile_loops()
+        with compiled.loading():  # the pages keep the numpy forms until every loop is loaded
+            compile_loops()
     except Exception:  # noqa: BLE001 - never take the page down at start-up
-        compiled.defer()
         logging.getLogger(__name__).exception("loading the compiled loops failed; the engine "
                                               "computes with numpy")
+        return
+    compiled.resume()
 
 
 def freeze_startup_objects() -> None:
-    """Move every object alive now (torch, numba, Plotly, Streamlit and their modules: about
-    350,000) out of the garbage collector's sight. Streamlit runs a full collection after every
-    script run (runner.postScriptGC) and holds the interpreter lock while it scans them: 0.1-0.4 s
-    per update in which no message reaches the browser. Objects made later are collected as before."""
+    """Move every object alive now out of the garbage collector's sight, after a collection: what
+    freeze_imports left (numba's objects, the first pages'). Streamlit runs a full collection after
+    every script run (runner.postScriptGC) and holds the interpreter lock while it scans them:
+    0.1-0.4 s per update in which no message reaches the browser with all of torch, numba, Plotly
+    and Streamlit in sight. Objects made later are collected as before."""
     gc.collect()
     gc.freeze()
 
@@ -210,8 +229,8 @@ def _load_then_freeze() -> None:
 def after_first_page() -> threading.Thread:
     """Once per server process, at the end of the first script run that reaches it (its page has
     been sent by then): a background thread that, LOAD_DELAY_S later, loads the compiled loops,
-    then freezes. Every page module is imported by then (app.run imports them all), so the freeze
-    covers them all. A rerun before that computes with the loops' numpy forms."""
+    then freezes what freeze_imports did not. A rerun before that computes with the loops'
+    numpy forms."""
     thread = threading.Thread(target=_load_then_freeze, name="unrolled-after-first-page",
                               daemon=True)
     thread.start()
