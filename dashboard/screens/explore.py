@@ -147,9 +147,8 @@ REDRAWN = "_explore_redrawn"  # session: the last run ended with a redraw
 
 def views_inputs() -> tuple:
     """Every knob's value, the model in use and SIDEBAR_WRITES' objects, as the views read them."""
-    ss = st.session_state
-    return (tuple(ss.get(key(p.name)) for p in S.PARAMS) + (weights_ui.current(),)
-            + tuple(ss.get(k) for k in SIDEBAR_WRITES))
+    return (tuple(current_values().values()) + (weights_ui.current(),)
+            + tuple(st.session_state.get(k) for k in SIDEBAR_WRITES))
 
 
 def _same(a: tuple, b: tuple) -> bool:
